@@ -1,0 +1,231 @@
+//! Sampling: the request shared by all samplers, seeded Gumbel noise, on-device categorical
+//! sampling and the naive (full recompute per value) sampler that the cached one must match.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::model::PixelCnn;
+
+/// What to complete: a batch of canvases, which pixels are known, and how to sample.
+#[derive(Debug, Clone)]
+pub struct SampleRequest {
+    pub batch: usize,
+    /// Level indices, [B, C, H, W] row-major; values at hidden pixels are ignored.
+    pub levels: Vec<f32>,
+    /// 1 = known (kept), 0 = hidden (sampled); [B, H, W] row-major, shared by the channels.
+    pub known: Vec<bool>,
+    /// Softmax temperature; 0 means greedy (argmax).
+    pub temperature: f32,
+    pub seed: u64,
+    /// Class per batch item for class-conditional models.
+    pub labels: Option<Vec<i64>>,
+}
+
+impl SampleRequest {
+    /// Everything hidden: unconditional samples.
+    pub fn unconditional(model: &PixelCnn, batch: usize, temperature: f32, seed: u64) -> Self {
+        let c = &model.config;
+        Self {
+            batch,
+            levels: vec![0.0; batch * c.values_per_image()],
+            known: vec![false; batch * c.height * c.width],
+            temperature,
+            seed,
+            labels: None,
+        }
+    }
+
+    /// Positions (row-major pixel index) that are hidden in at least one batch item.
+    pub fn hidden_positions(&self, height: usize, width: usize) -> Vec<usize> {
+        let pixels = height * width;
+        (0..pixels)
+            .filter(|&p| (0..self.batch).any(|b| !self.known[b * pixels + p]))
+            .collect()
+    }
+
+    pub fn check(&self, model: &PixelCnn) -> Result<(), SampleError> {
+        let c = &model.config;
+        let want_levels = self.batch * c.values_per_image();
+        let want_known = self.batch * c.height * c.width;
+        if self.batch == 0 {
+            return Err(SampleError::Request("batch must be at least 1".into()));
+        }
+        if self.levels.len() != want_levels {
+            return Err(SampleError::Request(format!(
+                "expected {want_levels} pixel values (batch {} × {}×{}×{}), got {}",
+                self.batch, c.channels, c.height, c.width, self.levels.len()
+            )));
+        }
+        if self.known.len() != want_known {
+            return Err(SampleError::Request(format!(
+                "expected {want_known} mask values, got {}",
+                self.known.len()
+            )));
+        }
+        if let Some(v) = self.levels.iter().find(|v| !(0.0..c.levels as f32).contains(*v)) {
+            return Err(SampleError::Request(format!(
+                "pixel value {v} is outside 0..{}",
+                c.levels - 1
+            )));
+        }
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return Err(SampleError::Request("temperature must be ≥ 0".into()));
+        }
+        match (&self.labels, c.classes) {
+            (Some(l), classes) if classes > 0 => {
+                if l.len() != self.batch || l.iter().any(|&x| x < 0 || x as usize >= classes) {
+                    return Err(SampleError::Request(format!(
+                        "labels must be {} values in 0..{}",
+                        self.batch,
+                        classes - 1
+                    )));
+                }
+            }
+            (Some(_), _) => {
+                return Err(SampleError::Request("this model is not class-conditional".into()));
+            }
+            (None, _) => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SampleError {
+    #[error("invalid sampling request: {0}")]
+    Request(String),
+}
+
+/// Per-batch tensors both samplers use.
+pub struct SampleState {
+    /// Current canvas, level indices [B, C, H, W].
+    pub canvas: Tensor<4>,
+    /// 1.0 where known, [B, 1, H, W].
+    pub known: Tensor<4>,
+    pub labels: Option<Tensor<1, Int>>,
+    /// Pixel positions still to generate, in raster order.
+    pub todo: Vec<usize>,
+    pub done: usize,
+}
+
+impl SampleState {
+    pub fn new(model: &PixelCnn, request: &SampleRequest, device: &Device) -> Result<Self, SampleError> {
+        request.check(model)?;
+        let c = &model.config;
+        let canvas = Tensor::from_data(
+            TensorData::new(request.levels.clone(), [request.batch, c.channels, c.height, c.width]),
+            device,
+        );
+        let known: Vec<f32> = request.known.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect();
+        let known = Tensor::from_data(TensorData::new(known, [request.batch, 1, c.height, c.width]), device);
+        // Hidden pixels start at 0 so the canvas never depends on whatever the caller left there.
+        let canvas = canvas * known.clone();
+        let labels = request.labels.as_ref().map(|l| {
+            Tensor::from_data(TensorData::new(l.clone(), [l.len()]), device)
+        });
+        Ok(Self { canvas, known, labels, todo: request.hidden_positions(c.height, c.width), done: 0 })
+    }
+
+    /// Writes sampled levels [B] for (channel, row, col), keeping known pixels.
+    pub fn write(&mut self, values: Tensor<1>, channel: usize, row: usize, col: usize) {
+        let b = values.dims()[0];
+        let values = values.reshape([b, 1, 1, 1]);
+        let region = [0..b, channel..channel + 1, row..row + 1, col..col + 1];
+        let known = self.known.clone().slice([0..b, 0..1, row..row + 1, col..col + 1]);
+        let current = self.canvas.clone().slice(region.clone());
+        let merged = current * known.clone() + values * (known.neg() + 1.0);
+        self.canvas = self.canvas.clone().slice_assign(region, merged);
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done >= self.todo.len()
+    }
+}
+
+/// Deterministic uniform in (0, 1) for one (seed, batch item, channel, pixel, level): the noise
+/// is addressed by position, so every sampler sees the same stream whatever its order of work.
+pub fn uniform(seed: u64, item: usize, channel: usize, pixel: usize, level: usize) -> f64 {
+    let mut z = seed ^ 0x9E37_79B9_7F4A_7C15;
+    for part in [item, channel, pixel, level] {
+        z = splitmix64(z ^ (part as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93));
+    }
+    ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+}
+
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Gumbel noise [B, K] for one value position.
+pub fn gumbel_noise(seed: u64, batch: usize, channel: usize, pixel: usize, levels: usize) -> Vec<f32> {
+    (0..batch)
+        .flat_map(|b| (0..levels).map(move |k| -(-uniform(seed, b, channel, pixel, k).ln()).ln() as f32))
+        .collect()
+}
+
+/// Draws one level per row of `logits` [B, K] on the device: argmax(logits / T + Gumbel).
+pub fn sample_levels(logits: Tensor<2>, temperature: f32, noise: Option<Tensor<2>>) -> Tensor<1> {
+    let b = logits.dims()[0];
+    let scores = match noise {
+        Some(g) if temperature > 0.0 => logits / temperature as f64 + g,
+        _ => logits,
+    };
+    scores.argmax(1).float().reshape([b])
+}
+
+/// Noise tensor for one value position, or None for greedy sampling.
+pub fn noise_tensor(
+    request: &SampleRequest,
+    channel: usize,
+    pixel: usize,
+    levels: usize,
+    device: &Device,
+) -> Option<Tensor<2>> {
+    (request.temperature > 0.0).then(|| {
+        let g = gumbel_noise(request.seed, request.batch, channel, pixel, levels);
+        Tensor::from_data(TensorData::new(g, [request.batch, levels]), device)
+    })
+}
+
+/// The textbook sampler: one full forward pass over the whole image per generated value.
+pub struct NaiveSampler<'m> {
+    model: &'m PixelCnn,
+    request: SampleRequest,
+    pub state: SampleState,
+}
+
+impl<'m> NaiveSampler<'m> {
+    pub fn new(model: &'m PixelCnn, request: SampleRequest, device: &Device) -> Result<Self, SampleError> {
+        let state = SampleState::new(model, &request, device)?;
+        Ok(Self { model, request, state })
+    }
+
+    /// Logits [B, K] for one value, computed from the full image.
+    pub fn logits_at(&self, channel: usize, row: usize, col: usize) -> Tensor<2> {
+        let logits = self.model.forward(self.state.canvas.clone(), self.state.labels.as_ref());
+        let [b, _, k, _, _] = logits.dims();
+        logits.slice([0..b, channel..channel + 1, 0..k, row..row + 1, col..col + 1]).reshape([b, k])
+    }
+
+    /// Generates up to `pixels` more pixels (all channels of each); returns how many were done.
+    pub fn step(&mut self, pixels: usize) -> usize {
+        let c = &self.model.config;
+        let device = self.state.canvas.device();
+        let mut n = 0;
+        while n < pixels && !self.state.is_done() {
+            let p = self.state.todo[self.state.done];
+            let (row, col) = (p / c.width, p % c.width);
+            for channel in 0..c.channels {
+                let logits = self.logits_at(channel, row, col);
+                let noise = noise_tensor(&self.request, channel, p, c.levels, &device);
+                let values = sample_levels(logits, self.request.temperature, noise);
+                self.state.write(values, channel, row, col);
+            }
+            self.state.done += 1;
+            n += 1;
+        }
+        n
+    }
+}
