@@ -189,17 +189,39 @@ pub fn noise_tensor(
     })
 }
 
+/// A completion in progress, advanced a few pixels at a time so a page can animate it.
+/// No method reads data back from the device: call `canvas()` and read it (async on the web)
+/// only when the display needs it.
+pub trait Completion {
+    /// Generates up to `pixels` more pixels (all channels of each); returns how many were done.
+    fn step(&mut self, pixels: usize) -> usize;
+    /// (pixels generated, pixels to generate in total).
+    fn progress(&self) -> (usize, usize);
+    fn is_done(&self) -> bool {
+        let (done, total) = self.progress();
+        done >= total
+    }
+    /// Current canvas, level indices [B, C, H, W], known pixels included.
+    fn canvas(&self) -> Tensor<4>;
+    /// Runs to the end.
+    fn finish(&mut self) {
+        while !self.is_done() {
+            self.step(usize::MAX);
+        }
+    }
+}
+
 /// The textbook sampler: one full forward pass over the whole image per generated value.
-pub struct NaiveSampler<'m> {
-    model: &'m PixelCnn,
+pub struct NaiveSampler {
+    model: PixelCnn,
     request: SampleRequest,
     pub state: SampleState,
 }
 
-impl<'m> NaiveSampler<'m> {
-    pub fn new(model: &'m PixelCnn, request: SampleRequest, device: &Device) -> Result<Self, SampleError> {
+impl NaiveSampler {
+    pub fn new(model: &PixelCnn, request: SampleRequest, device: &Device) -> Result<Self, SampleError> {
         let state = SampleState::new(model, &request, device)?;
-        Ok(Self { model, request, state })
+        Ok(Self { model: model.clone(), request, state })
     }
 
     /// Logits [B, K] for one value, computed from the full image.
@@ -209,8 +231,18 @@ impl<'m> NaiveSampler<'m> {
         logits.slice([0..b, channel..channel + 1, 0..k, row..row + 1, col..col + 1]).reshape([b, k])
     }
 
-    /// Generates up to `pixels` more pixels (all channels of each); returns how many were done.
-    pub fn step(&mut self, pixels: usize) -> usize {
+}
+
+impl Completion for NaiveSampler {
+    fn progress(&self) -> (usize, usize) {
+        (self.state.done, self.state.todo.len())
+    }
+
+    fn canvas(&self) -> Tensor<4> {
+        self.state.canvas.clone()
+    }
+
+    fn step(&mut self, pixels: usize) -> usize {
         let c = &self.model.config;
         let device = self.state.canvas.device();
         let mut n = 0;
