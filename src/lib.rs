@@ -8,3 +8,6 @@ pub mod model;
 pub use config::{CONFIG_VERSION, PixelCnnConfig};
 pub use model::PixelCnn;
 pub mod sample;
+pub mod cached;
+#[cfg(feature = "cli")]
+pub mod bench;

@@ -1,0 +1,269 @@
+//! The cached sampler must be an exact drop-in for the naive one: same pixels for the same
+//! request (same positional Gumbel noise), and at every generated value the logits it sampled
+//! from must equal the naive full-image logits.
+
+use burn::module::Param;
+use burn::tensor::{Device, Distribution, Tensor};
+use pixelcnn::cached::CachedSampler;
+use pixelcnn::model::MaskedConv;
+use pixelcnn::sample::{Completion, NaiveSampler, SampleRequest};
+use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
+
+fn config(channels: usize, side: usize, layers: usize, classes: usize) -> PixelCnnConfig {
+    PixelCnnConfig {
+        version: CONFIG_VERSION,
+        channels,
+        levels: 4,
+        height: side,
+        width: side,
+        hidden: 12,
+        layers,
+        first_kernel: 5,
+        kernel: 3,
+        head: 24,
+        classes,
+    }
+}
+
+fn randomize_bias(conv: &mut MaskedConv, device: &Device) {
+    let n = conv.bias.dims()[0];
+    conv.bias = Param::from_tensor(Tensor::random(
+        [n],
+        Distribution::Uniform(-0.5, 0.5),
+        device,
+    ));
+}
+
+/// Random weights, and random biases and class biases too (they start at zero, which would
+/// let a sampler that drops a bias term pass). Tests run in parallel and burn's seed is global:
+/// build models one at a time so each test gets the same weights on every run.
+fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let device = Device::flex();
+    device.seed(seed);
+    let mut model = PixelCnn::new(cfg, &device).expect("valid config");
+    for layer in &mut model.layers {
+        for conv in [
+            &mut layer.vertical,
+            &mut layer.horizontal,
+            &mut layer.vertical_to_horizontal,
+            &mut layer.output,
+        ] {
+            randomize_bias(conv, &device);
+        }
+        if let Some(bias) = &layer.class_bias {
+            let dims = bias.dims();
+            layer.class_bias = Some(Param::from_tensor(Tensor::random(
+                dims,
+                Distribution::Uniform(-1.0, 1.0),
+                &device,
+            )));
+        }
+    }
+    randomize_bias(&mut model.head_hidden, &device);
+    randomize_bias(&mut model.head_out, &device);
+    model
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().expect("f32 tensor")
+}
+
+/// Which pixels are hidden, per batch item.
+#[derive(Clone, Copy, Debug)]
+enum Hidden {
+    All,
+    BottomHalf,
+    /// A different pattern per batch item, with positions known in every item between hidden
+    /// ones (so the sampler must skip pixels inside a row and whole rows).
+    PerItem,
+}
+
+fn request(
+    cfg: &PixelCnnConfig,
+    batch: usize,
+    hidden: Hidden,
+    temperature: f32,
+    seed: u64,
+) -> SampleRequest {
+    let (h, w, c) = (cfg.height, cfg.width, cfg.channels);
+    let mut known = vec![false; batch * h * w];
+    for b in 0..batch {
+        for r in 0..h {
+            for col in 0..w {
+                let hide = match hidden {
+                    Hidden::All => true,
+                    Hidden::BottomHalf => r >= h / 2,
+                    Hidden::PerItem => match b % 3 {
+                        0 => (2..4).contains(&r) && (1..w - 1).contains(&col),
+                        1 => (r == 2 && col == w - 1) || (r == 3 && col == 2) || r == h - 1,
+                        _ => r >= 3 && col >= 2,
+                    },
+                };
+                known[(b * h + r) * w + col] = !hide;
+            }
+        }
+    }
+    // Known values everywhere (ignored where hidden): a fixed pattern over all levels.
+    let levels = (0..batch * c * h * w)
+        .map(|i| ((i * 7 + i / 5) % cfg.levels) as f32)
+        .collect();
+    let labels = (cfg.classes > 0).then(|| (0..batch).map(|b| (b % cfg.classes) as i64).collect());
+    SampleRequest {
+        batch,
+        levels,
+        known,
+        temperature,
+        seed,
+        labels,
+    }
+}
+
+/// Runs both samplers to the end and compares pixels exactly and logits within 1e-4.
+fn check(model: &PixelCnn, request: SampleRequest) {
+    let device = Device::flex();
+    let cfg = &model.config;
+    let label = format!(
+        "C={} batch={} T={} classes={}",
+        cfg.channels, request.batch, request.temperature, cfg.classes
+    );
+    let mut naive = NaiveSampler::new(model, request.clone(), &device).expect("valid request");
+    naive.finish();
+    let mut cached = CachedSampler::new(model, request.clone(), &device).expect("valid request");
+    let mut seen = Vec::new();
+    while !cached.is_done() {
+        cached.step_observed(usize::MAX, |pixel, channel, logits| {
+            seen.push((pixel, channel, logits.clone()))
+        });
+    }
+    let want = to_vec(naive.canvas());
+    let got = to_vec(cached.canvas());
+    assert_eq!(got, want, "{label}: cached pixels differ from naive ones");
+
+    // Known pixels are kept.
+    let (h, w, c) = (cfg.height, cfg.width, cfg.channels);
+    for b in 0..request.batch {
+        for p in 0..h * w {
+            if request.known[b * h * w + p] {
+                for ch in 0..c {
+                    let i = (b * c + ch) * h * w + p;
+                    assert_eq!(got[i], request.levels[i], "{label}: known pixel changed");
+                }
+            }
+        }
+    }
+
+    // Every value of every hidden position was generated, once, in raster order.
+    let expected: Vec<(usize, usize)> = request
+        .hidden_positions(h, w)
+        .into_iter()
+        .flat_map(|p| (0..c).map(move |ch| (p, ch)))
+        .collect();
+    let order: Vec<(usize, usize)> = seen.iter().map(|(p, ch, _)| (*p, *ch)).collect();
+    assert_eq!(order, expected, "{label}: values generated out of order");
+
+    // The naive sampler's logits at each value depend only on earlier values (causality is
+    // tested elsewhere), so its finished canvas gives the logits it sampled from.
+    for (pixel, channel, logits) in seen {
+        let reference = to_vec(naive.logits_at(channel, pixel / w, pixel % w));
+        let logits = to_vec(logits);
+        for (a, b) in logits.iter().zip(&reference) {
+            assert!(
+                (a - b).abs() <= 1e-4,
+                "{label}: logits at pixel {pixel} channel {channel} differ: cached {logits:?} naive {reference:?}"
+            );
+        }
+    }
+}
+
+fn check_all(channels: usize, side: usize, layers: usize, classes: usize, seed: u64) {
+    let cfg = config(channels, side, layers, classes);
+    let model = seeded_model(&cfg, seed);
+    for hidden in [Hidden::All, Hidden::BottomHalf, Hidden::PerItem] {
+        for temperature in [0.0, 0.7, 1.0] {
+            check(&model, request(&cfg, 3, hidden, temperature, 42));
+        }
+    }
+    if classes > 0 {
+        // A conditional model sampled without labels.
+        let mut unlabeled = request(&cfg, 2, Hidden::PerItem, 1.0, 43);
+        unlabeled.labels = None;
+        check(&model, unlabeled);
+    }
+}
+
+#[test]
+fn grey_cached_equals_naive() {
+    check_all(1, 6, 4, 0, 1);
+}
+
+#[test]
+fn grey_class_conditional_cached_equals_naive() {
+    check_all(1, 6, 3, 3, 2);
+}
+
+#[test]
+fn rgb_cached_equals_naive() {
+    check_all(3, 5, 3, 0, 3);
+}
+
+#[test]
+fn rgb_class_conditional_cached_equals_naive() {
+    check_all(3, 5, 4, 2, 4);
+}
+
+#[test]
+fn batch_of_one_cached_equals_naive() {
+    let cfg = config(1, 6, 4, 0);
+    let model = seeded_model(&cfg, 5);
+    check(&model, request(&cfg, 1, Hidden::All, 1.0, 9));
+}
+
+/// A page advances the sampler a few pixels per animation frame: stepping in chunks must give
+/// the same canvas as running to the end at once.
+#[test]
+fn stepping_in_chunks_equals_finish() {
+    for channels in [1, 3] {
+        let cfg = config(channels, 5, 3, 2);
+        let model = seeded_model(&cfg, 6);
+        let device = Device::flex();
+        for hidden in [Hidden::All, Hidden::PerItem] {
+            let req = request(&cfg, 3, hidden, 1.0, 11);
+            let mut whole =
+                CachedSampler::new(&model, req.clone(), &device).expect("valid request");
+            whole.finish();
+            let mut chunked = CachedSampler::new(&model, req, &device).expect("valid request");
+            let total = chunked.progress().1;
+            let mut done = 0;
+            for chunk in [1, 2, 3, 5, 8].into_iter().cycle() {
+                if chunked.is_done() {
+                    break;
+                }
+                let n = chunked.step(chunk);
+                assert_eq!(
+                    n,
+                    chunk.min(total - done),
+                    "step returns how many pixels it did"
+                );
+                done += n;
+                assert_eq!(chunked.progress(), (done, total));
+            }
+            assert_eq!(chunked.step(4), 0, "a finished sampler does nothing");
+            assert_eq!(
+                to_vec(chunked.canvas()),
+                to_vec(whole.canvas()),
+                "C={channels} {hidden:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn invalid_request_is_an_error() {
+    let cfg = config(1, 4, 2, 0);
+    let model = seeded_model(&cfg, 7);
+    let mut req = request(&cfg, 2, Hidden::All, 1.0, 1);
+    req.known.pop();
+    assert!(CachedSampler::new(&model, req, &Device::flex()).is_err());
+}
