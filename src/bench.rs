@@ -186,7 +186,7 @@ pub fn run_bench_with(
 
 /// `pixelcnn bench`: loads a model and prints the report.
 pub fn run(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
-    if args.batches.iter().any(|&b| b == 0) {
+    if args.batches.contains(&0) {
         return Err("--batch must be at least 1".into());
     }
     let device = Device::flex();
