@@ -54,7 +54,10 @@ impl PixelCnnConfig {
     /// Checks every constraint the model relies on.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.version != CONFIG_VERSION {
-            return Err(ConfigError::Version { found: self.version, expected: CONFIG_VERSION });
+            return Err(ConfigError::Version {
+                found: self.version,
+                expected: CONFIG_VERSION,
+            });
         }
         let positive = [
             ("channels", self.channels),
@@ -83,7 +86,9 @@ impl PixelCnnConfig {
         }
         for (name, value) in [("first_kernel", self.first_kernel), ("kernel", self.kernel)] {
             if value % 2 == 0 {
-                return Err(ConfigError::Invalid(format!("`{name}` ({value}) must be odd")));
+                return Err(ConfigError::Invalid(format!(
+                    "`{name}` ({value}) must be odd"
+                )));
             }
         }
         Ok(())

@@ -32,7 +32,11 @@ pub enum LoadError {
     #[error("weights file has tensor `{0}` that the model config does not use")]
     UnexpectedTensor(String),
     #[error("tensor `{name}` has shape {found:?}, but the model config needs {expected:?}")]
-    Shape { name: String, found: Vec<usize>, expected: Vec<usize> },
+    Shape {
+        name: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
     #[error("tensor `{name}` is stored as {found}; only F32 and F16 are supported")]
     DType { name: String, found: String },
     #[error("could not read `{path}`: {message}")]

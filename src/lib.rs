@@ -7,7 +7,14 @@ pub mod model;
 
 pub use config::{CONFIG_VERSION, PixelCnnConfig};
 pub use model::PixelCnn;
-pub mod sample;
-pub mod cached;
 #[cfg(feature = "cli")]
 pub mod bench;
+pub mod cached;
+#[cfg(feature = "cli")]
+pub mod data;
+pub mod sample;
+#[cfg(feature = "cli")]
+pub mod train;
+#[cfg(feature = "web")]
+pub mod web;
+pub mod weights;

@@ -48,7 +48,9 @@ pub fn plain_groups(count: usize, channels: usize) -> Vec<usize> {
 /// Groups of the 2·n gate pre-activations laid out as [tanh half | sigmoid half]: map j and
 /// map j + n are multiplied together, so they must share a group.
 pub fn gate_groups(hidden: usize, channels: usize) -> Vec<usize> {
-    (0..2 * hidden).map(|j| group_of(j % hidden, hidden, channels)).collect()
+    (0..2 * hidden)
+        .map(|j| group_of(j % hidden, hidden, channels))
+        .collect()
 }
 
 /// Groups of the output logits laid out as [channel][level].

@@ -42,14 +42,24 @@ impl MaskedConv {
         let [kh, kw] = kernel;
         let shape = [c_out, c_in, kh, kw];
         let fan_in = c_in * kh * kw;
-        let init = Initializer::KaimingUniform { gain: 1.0 / 3f64.sqrt(), fan_out_only: false };
+        let init = Initializer::KaimingUniform {
+            gain: 1.0 / 3f64.sqrt(),
+            fan_out_only: false,
+        };
         let weight = init.init_with(shape, Some(fan_in), Some(c_out * kh * kw), device);
         let bias = Initializer::Zeros.init([c_out], device);
         let mask = match mask {
             Some(values) => Tensor::from_data(TensorData::new(values, shape), device),
             None => Tensor::ones(shape, device),
         };
-        Self { weight, bias, mask, pad_top: pads[0], pad_left: pads[1], pad_right: pads[2] }
+        Self {
+            weight,
+            bias,
+            mask,
+            pad_top: pads[0],
+            pad_left: pads[1],
+            pad_right: pads[2],
+        }
     }
 
     /// Weights with the causal mask applied; what inference actually convolves with.
@@ -75,7 +85,12 @@ impl MaskedConv {
         } else {
             [(0, 0), (0, 0)]
         };
-        conv2d(x, weight, Some(bias), ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1))
+        conv2d(
+            x,
+            weight,
+            Some(bias),
+            ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1),
+        )
     }
 }
 
@@ -90,7 +105,8 @@ pub struct GatedLayer {
     pub vertical_to_horizontal: MaskedConv,
     /// 1×1 projection of the gated horizontal output, added to the residual stream.
     pub output: MaskedConv,
-    /// Per-class bias added inside both gates, [classes, 2·hidden].
+    /// Per-class bias added inside both gates, [classes + 1, 2·hidden]; the last row is
+    /// "no class", so one model serves both conditional and unconditional use.
     pub class_bias: Option<Param<Tensor<2>>>,
     pub residual: bool,
 }
@@ -111,9 +127,19 @@ impl GatedLayer {
             (n, config.kernel, MaskKind::B)
         };
         let half = kernel / 2;
-        let in_groups = if first { plain_groups(c, c) } else { plain_groups(n, c) };
+        let in_groups = if first {
+            plain_groups(c, c)
+        } else {
+            plain_groups(n, c)
+        };
         let gates = gate_groups(n, c);
-        let vertical = MaskedConv::new([c_in, 2 * n], [half + 1, kernel], [half, half, half], None, device);
+        let vertical = MaskedConv::new(
+            [c_in, 2 * n],
+            [half + 1, kernel],
+            [half, half, half],
+            None,
+            device,
+        );
         let horizontal = MaskedConv::new(
             [c_in, 2 * n],
             [1, half + 1],
@@ -121,25 +147,43 @@ impl GatedLayer {
             Some(horizontal_mask(&gates, &in_groups, half + 1, kind)),
             device,
         );
-        let vertical_to_horizontal = MaskedConv::new([2 * n, 2 * n], [1, 1], [0, 0, 0], None, device);
+        let vertical_to_horizontal =
+            MaskedConv::new([2 * n, 2 * n], [1, 1], [0, 0, 0], None, device);
         let hidden_groups = plain_groups(n, c);
         let output = MaskedConv::new(
             [n, n],
             [1, 1],
             [0, 0, 0],
-            Some(horizontal_mask(&hidden_groups, &hidden_groups, 1, MaskKind::B)),
+            Some(horizontal_mask(
+                &hidden_groups,
+                &hidden_groups,
+                1,
+                MaskKind::B,
+            )),
             device,
         );
         let class_bias = (config.classes > 0)
-            .then(|| Initializer::Zeros.init([config.classes, 2 * n], device));
-        Self { vertical, horizontal, vertical_to_horizontal, output, class_bias, residual: !first }
+            .then(|| Initializer::Zeros.init([config.classes + 1, 2 * n], device));
+        Self {
+            vertical,
+            horizontal,
+            vertical_to_horizontal,
+            output,
+            class_bias,
+            residual: !first,
+        }
     }
 
-    /// Class bias shaped to broadcast over [B, 2n, H, W].
+    /// Class bias shaped to broadcast over [B, 2n, H, W]; without labels, the "no class" row.
     pub fn class_term(&self, labels: Option<&Tensor<1, Int>>) -> Option<Tensor<4>> {
-        let bias = self.class_bias.as_ref()?;
-        let labels = labels?;
-        let rows = bias.val().select(0, labels.clone());
+        let bias = self.class_bias.as_ref()?.val();
+        let rows = match labels {
+            Some(labels) => bias.select(0, labels.clone()),
+            None => {
+                let [classes, _] = bias.dims();
+                bias.narrow(0, classes - 1, 1)
+            }
+        };
         let [b, d] = rows.dims();
         Some(rows.reshape([b, d, 1, 1]))
     }
@@ -148,7 +192,9 @@ impl GatedLayer {
     pub fn forward(&self, v: Tensor<4>, h: Tensor<4>, class: Option<&Tensor<4>>) -> LayerOutput {
         let v_pre = self.vertical.forward(v);
         let h_pre = self.horizontal.forward(h.clone())
-            + self.vertical_to_horizontal.forward(shift_down(v_pre.clone()));
+            + self
+                .vertical_to_horizontal
+                .forward(shift_down(v_pre.clone()));
         self.finish(v_pre, h_pre, h, class)
     }
 
@@ -166,7 +212,10 @@ impl GatedLayer {
         };
         let h_out = self.output.forward(gate(h_pre));
         let horizontal = if self.residual { h_in + h_out } else { h_out };
-        LayerOutput { vertical: gate(v_pre), horizontal }
+        LayerOutput {
+            vertical: gate(v_pre),
+            horizontal,
+        }
     }
 }
 
@@ -198,7 +247,9 @@ impl PixelCnn {
     pub fn new(config: &PixelCnnConfig, device: &Device) -> Result<Self, ConfigError> {
         config.validate()?;
         let c = config.channels;
-        let layers = (0..config.layers).map(|i| GatedLayer::new(config, i == 0, device)).collect();
+        let layers = (0..config.layers)
+            .map(|i| GatedLayer::new(config, i == 0, device))
+            .collect();
         let hidden = plain_groups(config.hidden, c);
         let head = plain_groups(config.head, c);
         let logits = logit_groups(c, config.levels);
@@ -216,7 +267,12 @@ impl PixelCnn {
             Some(horizontal_mask(&logits, &head, 1, MaskKind::B)),
             device,
         );
-        Ok(Self { layers, head_hidden, head_out, config: config.clone() })
+        Ok(Self {
+            layers,
+            head_hidden,
+            head_out,
+            config: config.clone(),
+        })
     }
 
     /// Maps level indices 0..K-1 to [-1, 1], the range the first layer was trained on.
@@ -259,7 +315,10 @@ impl PixelCnn {
 
     fn num_params_tensor(&self) -> usize {
         use burn::store::ModuleSnapshot;
-        self.collect(None, None, false).iter().map(|t| t.shape.iter().product::<usize>()).sum()
+        self.collect(None, None, false)
+            .iter()
+            .map(|t| t.shape.iter().product::<usize>())
+            .sum()
     }
 }
 

@@ -52,7 +52,11 @@ impl SampleRequest {
         if self.levels.len() != want_levels {
             return Err(SampleError::Request(format!(
                 "expected {want_levels} pixel values (batch {} × {}×{}×{}), got {}",
-                self.batch, c.channels, c.height, c.width, self.levels.len()
+                self.batch,
+                c.channels,
+                c.height,
+                c.width,
+                self.levels.len()
             )));
         }
         if self.known.len() != want_known {
@@ -61,7 +65,11 @@ impl SampleRequest {
                 self.known.len()
             )));
         }
-        if let Some(v) = self.levels.iter().find(|v| !(0.0..c.levels as f32).contains(*v)) {
+        if let Some(v) = self
+            .levels
+            .iter()
+            .find(|v| !(0.0..c.levels as f32).contains(*v))
+        {
             return Err(SampleError::Request(format!(
                 "pixel value {v} is outside 0..{}",
                 c.levels - 1
@@ -81,7 +89,9 @@ impl SampleRequest {
                 }
             }
             (Some(_), _) => {
-                return Err(SampleError::Request("this model is not class-conditional".into()));
+                return Err(SampleError::Request(
+                    "this model is not class-conditional".into(),
+                ));
             }
             (None, _) => {}
         }
@@ -108,21 +118,42 @@ pub struct SampleState {
 }
 
 impl SampleState {
-    pub fn new(model: &PixelCnn, request: &SampleRequest, device: &Device) -> Result<Self, SampleError> {
+    pub fn new(
+        model: &PixelCnn,
+        request: &SampleRequest,
+        device: &Device,
+    ) -> Result<Self, SampleError> {
         request.check(model)?;
         let c = &model.config;
         let canvas = Tensor::from_data(
-            TensorData::new(request.levels.clone(), [request.batch, c.channels, c.height, c.width]),
+            TensorData::new(
+                request.levels.clone(),
+                [request.batch, c.channels, c.height, c.width],
+            ),
             device,
         );
-        let known: Vec<f32> = request.known.iter().map(|&k| if k { 1.0 } else { 0.0 }).collect();
-        let known = Tensor::from_data(TensorData::new(known, [request.batch, 1, c.height, c.width]), device);
+        let known: Vec<f32> = request
+            .known
+            .iter()
+            .map(|&k| if k { 1.0 } else { 0.0 })
+            .collect();
+        let known = Tensor::from_data(
+            TensorData::new(known, [request.batch, 1, c.height, c.width]),
+            device,
+        );
         // Hidden pixels start at 0 so the canvas never depends on whatever the caller left there.
         let canvas = canvas * known.clone();
-        let labels = request.labels.as_ref().map(|l| {
-            Tensor::from_data(TensorData::new(l.clone(), [l.len()]), device)
-        });
-        Ok(Self { canvas, known, labels, todo: request.hidden_positions(c.height, c.width), done: 0 })
+        let labels = request
+            .labels
+            .as_ref()
+            .map(|l| Tensor::from_data(TensorData::new(l.clone(), [l.len()]), device));
+        Ok(Self {
+            canvas,
+            known,
+            labels,
+            todo: request.hidden_positions(c.height, c.width),
+            done: 0,
+        })
     }
 
     /// Writes sampled levels [B] for (channel, row, col), keeping known pixels.
@@ -130,7 +161,10 @@ impl SampleState {
         let b = values.dims()[0];
         let values = values.reshape([b, 1, 1, 1]);
         let region = [0..b, channel..channel + 1, row..row + 1, col..col + 1];
-        let known = self.known.clone().slice([0..b, 0..1, row..row + 1, col..col + 1]);
+        let known = self
+            .known
+            .clone()
+            .slice([0..b, 0..1, row..row + 1, col..col + 1]);
         let current = self.canvas.clone().slice(region.clone());
         let merged = current * known.clone() + values * (known.neg() + 1.0);
         self.canvas = self.canvas.clone().slice_assign(region, merged);
@@ -159,9 +193,17 @@ fn splitmix64(mut z: u64) -> u64 {
 }
 
 /// Gumbel noise [B, K] for one value position.
-pub fn gumbel_noise(seed: u64, batch: usize, channel: usize, pixel: usize, levels: usize) -> Vec<f32> {
+pub fn gumbel_noise(
+    seed: u64,
+    batch: usize,
+    channel: usize,
+    pixel: usize,
+    levels: usize,
+) -> Vec<f32> {
     (0..batch)
-        .flat_map(|b| (0..levels).map(move |k| -(-uniform(seed, b, channel, pixel, k).ln()).ln() as f32))
+        .flat_map(|b| {
+            (0..levels).map(move |k| -(-uniform(seed, b, channel, pixel, k).ln()).ln() as f32)
+        })
         .collect()
 }
 
@@ -219,18 +261,29 @@ pub struct NaiveSampler {
 }
 
 impl NaiveSampler {
-    pub fn new(model: &PixelCnn, request: SampleRequest, device: &Device) -> Result<Self, SampleError> {
+    pub fn new(
+        model: &PixelCnn,
+        request: SampleRequest,
+        device: &Device,
+    ) -> Result<Self, SampleError> {
         let state = SampleState::new(model, &request, device)?;
-        Ok(Self { model: model.clone(), request, state })
+        Ok(Self {
+            model: model.clone(),
+            request,
+            state,
+        })
     }
 
     /// Logits [B, K] for one value, computed from the full image.
     pub fn logits_at(&self, channel: usize, row: usize, col: usize) -> Tensor<2> {
-        let logits = self.model.forward(self.state.canvas.clone(), self.state.labels.as_ref());
+        let logits = self
+            .model
+            .forward(self.state.canvas.clone(), self.state.labels.as_ref());
         let [b, _, k, _, _] = logits.dims();
-        logits.slice([0..b, channel..channel + 1, 0..k, row..row + 1, col..col + 1]).reshape([b, k])
+        logits
+            .slice([0..b, channel..channel + 1, 0..k, row..row + 1, col..col + 1])
+            .reshape([b, k])
     }
-
 }
 
 impl Completion for NaiveSampler {

@@ -36,7 +36,11 @@ fn logits(model: &PixelCnn, levels: &[f32], cfg: &PixelCnnConfig) -> Vec<f32> {
         TensorData::new(levels.to_vec(), [1, cfg.channels, cfg.height, cfg.width]),
         &Device::flex(),
     );
-    model.forward(x, None).into_data().try_into_vec::<f32>().expect("f32 logits")
+    model
+        .forward(x, None)
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 logits")
 }
 
 /// Value position (raster pixel, then channel) of a logit index in [1, C, K, H, W].
@@ -69,13 +73,19 @@ fn check_causality(channels: usize, side: usize) {
             let q = logit_position(i, &cfg);
             let differs = (a - b).abs() > 1e-6;
             if q <= p {
-                assert!(!differs, "C={channels}: logit for position {q} changed when value {p} changed");
+                assert!(
+                    !differs,
+                    "C={channels}: logit for position {q} changed when value {p} changed"
+                );
             } else if differs {
                 later_changed = true;
             }
         }
         if p + 1 < n {
-            assert!(later_changed, "C={channels}: value {p} influences no later logit");
+            assert!(
+                later_changed,
+                "C={channels}: value {p} influences no later logit"
+            );
         }
     }
 }
@@ -104,6 +114,10 @@ fn no_blind_spot_last_pixel_sees_top_right_corner() {
     let b = logits(&model, &changed, &cfg);
     let last_pixel = n - 1;
     let pixels = cfg.height * cfg.width;
-    let differs = (0..cfg.levels).any(|k| (a[k * pixels + last_pixel] - b[k * pixels + last_pixel]).abs() > 1e-6);
-    assert!(differs, "the last pixel's logits ignore the top-right pixel: blind spot");
+    let differs = (0..cfg.levels)
+        .any(|k| (a[k * pixels + last_pixel] - b[k * pixels + last_pixel]).abs() > 1e-6);
+    assert!(
+        differs,
+        "the last pixel's logits ignore the top-right pixel: blind spot"
+    );
 }

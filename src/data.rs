@@ -1,0 +1,265 @@
+//! Data sets: IDX files (MNIST as prepared by scripts/prepare_data.py, Fashion-MNIST from
+//! Debian's dataset-fashion-mnist), quantized to the model's levels.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::sample::uniform;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("could not read `{path}`: {message}. {hint}")]
+    Io {
+        path: String,
+        message: String,
+        hint: &'static str,
+    },
+    #[error("`{path}` is not a valid IDX file: {message}")]
+    Format { path: String, message: String },
+    #[error("images and labels disagree: {images} images but {labels} labels")]
+    Mismatch { images: usize, labels: usize },
+    #[error("unsupported number of levels {0}: use 2 (binarized) or 256 (8-bit)")]
+    Levels(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DatasetKind {
+    /// MNIST digits (prepare with `python3 scripts/prepare_data.py`).
+    Mnist,
+    /// Fashion-MNIST (`apt-get install dataset-fashion-mnist`).
+    FashionMnist,
+}
+
+impl DatasetKind {
+    pub fn default_dir(self) -> PathBuf {
+        match self {
+            Self::Mnist => PathBuf::from("data/mnist"),
+            Self::FashionMnist => PathBuf::from("/usr/share/datasets/fashion-mnist"),
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            Self::Mnist => "Run `python3 scripts/prepare_data.py` to create data/mnist.",
+            Self::FashionMnist => "Run `apt-get install dataset-fashion-mnist`.",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mnist => "mnist",
+            Self::FashionMnist => "fashion-mnist",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl Split {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Train => "train",
+            Self::Test => "t10k",
+        }
+    }
+
+    /// Seeds of the one-time binarization: fixed, and different per split.
+    fn binarize_seed(self) -> u64 {
+        match self {
+            Self::Train => 1,
+            Self::Test => 2,
+        }
+    }
+}
+
+/// Images as level indices, [N, C, H, W] row-major, with labels.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub levels: usize,
+}
+
+/// How the levels were made, for manifests and the README.
+pub fn describe(kind: DatasetKind, levels: usize) -> String {
+    match levels {
+        2 => format!(
+            "{}, binarized once: each pixel is 1 with probability pixel/255, drawn with fixed seeds (train 1, test 2); test split used for evaluation only",
+            kind.name()
+        ),
+        _ => format!("{}, 8-bit grey levels", kind.name()),
+    }
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    fn image_size(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    pub fn load(
+        kind: DatasetKind,
+        dir: &Path,
+        split: Split,
+        levels: usize,
+    ) -> Result<Self, DataError> {
+        let images = dir.join(format!("{}-images-idx3-ubyte.gz", split.prefix()));
+        let labels = dir.join(format!("{}-labels-idx1-ubyte.gz", split.prefix()));
+        let (dims, pixels) = read_idx(&images, kind.hint())?;
+        let (label_dims, labels) = read_idx(&labels, kind.hint())?;
+        if dims.len() != 3 || label_dims.len() != 1 {
+            return Err(DataError::Format {
+                path: images.display().to_string(),
+                message: format!(
+                    "expected [N, H, W] images and [N] labels, got {dims:?} and {label_dims:?}"
+                ),
+            });
+        }
+        if dims[0] != label_dims[0] {
+            return Err(DataError::Mismatch {
+                images: dims[0],
+                labels: label_dims[0],
+            });
+        }
+        let images = quantize(&pixels, levels, split.binarize_seed(), dims[1] * dims[2])?;
+        Ok(Self {
+            images,
+            labels,
+            channels: 1,
+            height: dims[1],
+            width: dims[2],
+            levels,
+        })
+    }
+
+    /// The first `n` items (for quick evaluations and fixtures).
+    pub fn truncate(mut self, n: usize) -> Self {
+        let n = n.min(self.len());
+        self.images.truncate(n * self.image_size());
+        self.labels.truncate(n);
+        self
+    }
+
+    /// Level indices [B, C, H, W] and labels [B] for the given items.
+    pub fn batch(&self, indices: &[usize], device: &Device) -> (Tensor<4, Int>, Tensor<1, Int>) {
+        let size = self.image_size();
+        let mut values = Vec::with_capacity(indices.len() * size);
+        for &i in indices {
+            values.extend(
+                self.images[i * size..(i + 1) * size]
+                    .iter()
+                    .map(|&v| v as i64),
+            );
+        }
+        let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i] as i64).collect();
+        let shape = [indices.len(), self.channels, self.height, self.width];
+        (
+            Tensor::from_data(TensorData::new(values, shape), device),
+            Tensor::from_data(TensorData::new(labels, [indices.len()]), device),
+        )
+    }
+
+    pub fn image(&self, index: usize) -> &[u8] {
+        let size = self.image_size();
+        &self.images[index * size..(index + 1) * size]
+    }
+}
+
+/// Maps 8-bit pixels to `levels` values. Binarization draws each pixel once from
+/// Bernoulli(pixel/255) with a position-addressed seed, so it is the same on every machine.
+fn quantize(
+    pixels: &[u8],
+    levels: usize,
+    seed: u64,
+    image_size: usize,
+) -> Result<Vec<u8>, DataError> {
+    match levels {
+        2 => Ok(pixels
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| {
+                let u = uniform(seed, i / image_size, 0, i % image_size, 0);
+                u8::from(u < p as f64 / 255.0)
+            })
+            .collect()),
+        256 => Ok(pixels.to_vec()),
+        other => Err(DataError::Levels(other)),
+    }
+}
+
+/// Reads a (gzip-compressed) IDX file of unsigned bytes: returns its dimensions and data.
+pub fn read_idx(path: &Path, hint: &'static str) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+    let io = |e: std::io::Error| DataError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+        hint,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    let format = |message: String| DataError::Format {
+        path: path.display().to_string(),
+        message,
+    };
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(format("missing IDX magic number".into()));
+    }
+    if bytes[2] != 0x08 {
+        return Err(format(format!(
+            "element type 0x{:02x} is not unsigned byte (0x08)",
+            bytes[2]
+        )));
+    }
+    let rank = bytes[3] as usize;
+    let header = 4 + 4 * rank;
+    if bytes.len() < header {
+        return Err(format("header is truncated".into()));
+    }
+    let dims: Vec<usize> = (0..rank)
+        .map(|d| {
+            let at = 4 + 4 * d;
+            u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
+        })
+        .collect();
+    let expected: usize = dims.iter().product();
+    if bytes.len() - header != expected {
+        return Err(format(format!(
+            "dimensions {dims:?} need {expected} bytes, the file has {}",
+            bytes.len() - header
+        )));
+    }
+    bytes.drain(..header);
+    Ok((dims, bytes))
+}
+
+/// Writes a gzip-compressed IDX file of unsigned bytes (used by tests to make fixtures).
+pub fn write_idx(path: &Path, dims: &[usize], data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out =
+        flate2::write::GzEncoder::new(std::fs::File::create(path)?, flate2::Compression::fast());
+    out.write_all(&[0, 0, 0x08, dims.len() as u8])?;
+    for &d in dims {
+        out.write_all(&(d as u32).to_be_bytes())?;
+    }
+    out.write_all(data)?;
+    out.finish()?;
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! Training loop: Adam, cosine learning-rate decay, label dropout for classifier-free use,
+//! progress bar, periodic resumable checkpoints, deterministic seed.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::config::PixelCnnConfig;
+use crate::data::Dataset;
+use crate::model::PixelCnn;
+use crate::sample::uniform;
+
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub epochs: f64,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Probability of replacing a label by "no class" so one model also samples unconditionally.
+    pub label_dropout: f64,
+    pub seed: u64,
+    pub checkpoint_dir: PathBuf,
+    pub checkpoint_every_steps: usize,
+    pub resume: bool,
+    /// Stop (and checkpoint) after this much wall time, whatever `epochs` says.
+    pub max_seconds: Option<f64>,
+}
+
+/// Progress saved next to each checkpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrainState {
+    pub step: usize,
+    pub train_seconds: f64,
+    pub config: Option<PixelCnnConfig>,
+}
+
+pub struct TrainOutcome {
+    pub model: PixelCnn,
+    pub epochs: f64,
+    pub train_seconds: f64,
+    pub images_per_second: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("checkpoint error at `{path}`: {message}")]
+    Checkpoint { path: String, message: String },
+    #[error(transparent)]
+    Config(#[from] crate::error::ConfigError),
+    #[error("the training set is empty")]
+    Empty,
+}
+
+fn checkpoint_error(path: &Path, message: impl ToString) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Item order for one epoch: a seeded Fisher–Yates shuffle, reproducible across runs.
+fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    for i in (1..len).rev() {
+        let j = (uniform(seed ^ 0x5EED, epoch, 1, i, 0) * (i + 1) as f64) as usize;
+        order.swap(i, j.min(i));
+    }
+    order
+}
+
+/// Linear warm-up, then cosine decay driven by whichever runs out first: steps or the time
+/// budget (`time_fraction`), so a time-limited run still ends at a low learning rate.
+fn learning_rate(base: f64, step: usize, total: usize, time_fraction: f64) -> f64 {
+    let warmup = 200.min(total / 10).max(1);
+    if step < warmup {
+        return base * (step + 1) as f64 / warmup as f64;
+    }
+    let progress = ((step - warmup) as f64 / (total - warmup).max(1) as f64).max(time_fraction);
+    // Cosine decay to 5% of the base rate.
+    base * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos()))
+}
+
+pub fn train(
+    config: &PixelCnnConfig,
+    train_set: &Dataset,
+    device: &Device,
+    options: &TrainOptions,
+) -> Result<TrainOutcome, TrainError> {
+    if train_set.is_empty() {
+        return Err(TrainError::Empty);
+    }
+    let device = device.clone().autodiff();
+    device.seed(options.seed);
+    let mut model = PixelCnn::new(config, &device)?;
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut state = TrainState {
+        config: Some(config.clone()),
+        ..Default::default()
+    };
+
+    let model_path = options.checkpoint_dir.join("model.bpk");
+    let optim_path = options.checkpoint_dir.join("optim.bpk");
+    let state_path = options.checkpoint_dir.join("state.json");
+    if options.resume && state_path.exists() {
+        let json =
+            std::fs::read_to_string(&state_path).map_err(|e| checkpoint_error(&state_path, e))?;
+        state = serde_json::from_str(&json).map_err(|e| checkpoint_error(&state_path, e))?;
+        if state.config.as_ref() != Some(config) {
+            return Err(checkpoint_error(
+                &state_path,
+                "checkpoint was made with another model config",
+            ));
+        }
+        model = model
+            .try_load_file(&model_path)
+            .map_err(|e| checkpoint_error(&model_path, format!("{e:?}")))?;
+        optim = optim
+            .load(&optim_path)
+            .map_err(|e| checkpoint_error(&optim_path, format!("{e:?}")))?;
+        eprintln!(
+            "resumed from step {} ({:.0} s trained)",
+            state.step, state.train_seconds
+        );
+    }
+    let save = |model: &PixelCnn,
+                optim: &burn::optim::ModuleOptimizer,
+                state: &TrainState|
+     -> Result<(), TrainError> {
+        std::fs::create_dir_all(&options.checkpoint_dir)
+            .map_err(|e| checkpoint_error(&options.checkpoint_dir, e))?;
+        model
+            .clone()
+            .save_file(&model_path)
+            .map_err(|e| checkpoint_error(&model_path, format!("{e:?}")))?;
+        optim
+            .save(&optim_path)
+            .map_err(|e| checkpoint_error(&optim_path, format!("{e:?}")))?;
+        let json =
+            serde_json::to_string_pretty(state).map_err(|e| checkpoint_error(&state_path, e))?;
+        std::fs::write(&state_path, json).map_err(|e| checkpoint_error(&state_path, e))
+    };
+
+    let batch = options.batch_size.min(train_set.len());
+    let steps_per_epoch = train_set.len() / batch;
+    let total_steps = (options.epochs * steps_per_epoch as f64).ceil() as usize;
+    let bar = ProgressBar::new(total_steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(state.step as u64);
+
+    let started = Instant::now();
+    let seconds_before = state.train_seconds;
+    let mut window_start = Instant::now();
+    let mut window_images = 0usize;
+    let mut images_per_second = 0.0;
+    let pixels = config.values_per_image() as f64;
+    let mut order = Vec::new();
+    let mut order_epoch = usize::MAX;
+    while state.step < total_steps {
+        let epoch = state.step / steps_per_epoch;
+        if epoch != order_epoch {
+            order = epoch_order(train_set.len(), options.seed, epoch);
+            order_epoch = epoch;
+        }
+        let at = (state.step % steps_per_epoch) * batch;
+        let indices = &order[at..at + batch];
+        let (images, labels) = train_set.batch(indices, &device);
+        let labels = drop_labels(labels, indices, config.classes, options, epoch, &device);
+        let nll = model.nll(images, labels.as_ref());
+        let loss = nll.mean();
+        let time_fraction = options
+            .max_seconds
+            .map_or(0.0, |max| started.elapsed().as_secs_f64() / max);
+        let lr = learning_rate(
+            options.learning_rate,
+            state.step,
+            total_steps,
+            time_fraction,
+        );
+        let report = state.step % 25 == 0 || state.step + 1 == total_steps;
+        let loss_value = report.then(|| loss.clone().into_scalar::<f32>());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+        state.step += 1;
+        window_images += batch;
+        if let Some(loss_value) = loss_value {
+            let elapsed = window_start.elapsed().as_secs_f64();
+            if elapsed > 0.0 && state.step > 1 {
+                images_per_second = window_images as f64 / elapsed;
+            }
+            window_start = Instant::now();
+            window_images = 0;
+            bar.set_message(format!(
+                "epoch {:.2}  loss {:.2} nats ({:.4} bits/dim)  {:.0} img/s  lr {:.1e}",
+                state.step as f64 / steps_per_epoch as f64,
+                loss_value,
+                loss_value as f64 / pixels / std::f64::consts::LN_2,
+                images_per_second,
+                lr
+            ));
+        }
+        bar.set_position(state.step as u64);
+        state.train_seconds = seconds_before + started.elapsed().as_secs_f64();
+        let out_of_time = options
+            .max_seconds
+            .is_some_and(|max| started.elapsed().as_secs_f64() >= max);
+        if state.step % options.checkpoint_every_steps == 0
+            || state.step == total_steps
+            || out_of_time
+        {
+            save(&model, &optim, &state)?;
+        }
+        if out_of_time {
+            bar.println(format!("time budget reached at step {}", state.step));
+            break;
+        }
+    }
+    bar.finish();
+    Ok(TrainOutcome {
+        model: model.valid(),
+        epochs: state.step as f64 / steps_per_epoch as f64,
+        train_seconds: state.train_seconds,
+        images_per_second,
+    })
+}
+
+/// Replaces a seeded fraction of labels by the "no class" index.
+fn drop_labels(
+    labels: Tensor<1, Int>,
+    indices: &[usize],
+    classes: usize,
+    options: &TrainOptions,
+    epoch: usize,
+    device: &Device,
+) -> Option<Tensor<1, Int>> {
+    if classes == 0 {
+        return None;
+    }
+    let keep: Vec<i64> = indices
+        .iter()
+        .map(|&i| {
+            i64::from(uniform(options.seed ^ 0xD209, epoch, 2, i, 0) >= options.label_dropout)
+        })
+        .collect();
+    let keep = Tensor::<1, Int>::from_data(TensorData::new(keep, [indices.len()]), device);
+    // label * keep + classes * (1 - keep)
+    Some(labels * keep.clone() + (keep.neg() + 1) * classes as i64)
+}
+
+/// Mean test NLL in nats per image, without labels (the unconditional likelihood).
+pub fn evaluate(
+    model: &PixelCnn,
+    data: &Dataset,
+    batch_size: usize,
+    device: &Device,
+    show_progress: bool,
+) -> f64 {
+    let bar = if show_progress {
+        ProgressBar::new(data.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut total = 0.0;
+    let mut start = 0;
+    while start < data.len() {
+        let end = (start + batch_size).min(data.len());
+        let indices: Vec<usize> = (start..end).collect();
+        let (images, _) = data.batch(&indices, device);
+        let nll = model.nll(images, None).sum().into_scalar::<f32>();
+        total += nll as f64;
+        bar.set_position(end as u64);
+        start = end;
+    }
+    bar.finish_and_clear();
+    total / data.len() as f64
+}

@@ -1,0 +1,76 @@
+//! IDX reading and binarization on fixtures the test writes itself.
+
+use burn::tensor::Device;
+use pixelcnn::data::{Dataset, DatasetKind, Split, read_idx, write_idx};
+
+fn fixture(tag: &str, images: &[u8], labels: &[u8], n: usize) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pixelcnn-data-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    write_idx(&dir.join("t10k-images-idx3-ubyte.gz"), &[n, 4, 4], images).expect("write");
+    write_idx(&dir.join("t10k-labels-idx1-ubyte.gz"), &[n], labels).expect("write");
+    dir
+}
+
+#[test]
+fn binarization_is_fixed_and_follows_intensity() {
+    let n = 50;
+    let images: Vec<u8> = (0..n * 16)
+        .map(|i| {
+            if i % 16 < 8 {
+                0
+            } else if i % 16 < 12 {
+                255
+            } else {
+                128
+            }
+        })
+        .collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let dir = fixture("bin", &images, &labels, n);
+    let a = Dataset::load(DatasetKind::Mnist, &dir, Split::Test, 2).expect("load");
+    let b = Dataset::load(DatasetKind::Mnist, &dir, Split::Test, 2).expect("load");
+    assert_eq!(
+        a.images, b.images,
+        "binarization must not change between loads"
+    );
+    assert_eq!(a.len(), n);
+    assert_eq!(a.labels, labels);
+    let ones_at = |range: std::ops::Range<usize>| -> f64 {
+        let hits: usize = (0..n)
+            .map(|i| range.clone().filter(|&p| a.images[i * 16 + p] == 1).count())
+            .sum();
+        hits as f64 / (n * range.len()) as f64
+    };
+    assert_eq!(ones_at(0..8), 0.0, "black pixels are never on");
+    assert_eq!(ones_at(8..12), 1.0, "white pixels are always on");
+    let grey = ones_at(12..16);
+    assert!(
+        (0.35..0.65).contains(&grey),
+        "mid-grey pixels are on about half the time: {grey}"
+    );
+    let full = Dataset::load(DatasetKind::Mnist, &dir, Split::Test, 256).expect("load");
+    assert_eq!(full.images, images);
+    let (x, y) = a.batch(&[0, 3], &Device::flex());
+    assert_eq!(x.dims(), [2, 1, 4, 4]);
+    assert_eq!(
+        y.into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("labels"),
+        vec![0, 3]
+    );
+}
+
+#[test]
+fn bad_idx_files_give_clear_errors() {
+    let dir = fixture("bad", &[0; 16], &[1], 1);
+    let missing =
+        Dataset::load(DatasetKind::Mnist, &dir, Split::Train, 2).expect_err("no train split");
+    assert!(missing.to_string().contains("prepare_data.py"), "{missing}");
+    let short = dir.join("short.gz");
+    write_idx(&short, &[2, 4, 4], &[0; 16]).expect("write");
+    let err = read_idx(&short, "").expect_err("too short");
+    assert!(err.to_string().contains("need 32 bytes"), "{err}");
+    let err = Dataset::load(DatasetKind::Mnist, &dir, Split::Test, 7).expect_err("levels");
+    assert!(err.to_string().contains("levels"), "{err}");
+}
