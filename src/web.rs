@@ -1,0 +1,839 @@
+//! Browser glue: a thin wasm-bindgen layer over the library.
+//!
+//! One [`Engine`] per page (or per embedded widget) owns a backend, a loaded model, the
+//! user's canvas and at most one completion in progress. Every method returns a `Result`
+//! so that failures reach JavaScript as exceptions with a readable message; nothing here
+//! unwraps data that came from the user or the network.
+//!
+//! WebGPU never allows a synchronous readback, so every read of device data goes through
+//! `into_data_async().await`; the samplers themselves never read back (see
+//! [`Completion`]), which is what lets the page animate a completion frame by frame.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::cached::CachedSampler;
+use crate::config::PixelCnnConfig;
+use crate::model::PixelCnn;
+use crate::sample::{Completion, NaiveSampler, SampleError, SampleRequest};
+use crate::weights::{Manifest, load_from_bytes, parse_manifest};
+
+/// Installs the panic hook before anything else runs, so a bug shows as a readable console
+/// message instead of `unreachable executed`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Which backend to use: "auto" picks WebGPU when it works and falls back to the CPU. */
+export type BackendPreference = "auto" | "webgpu" | "cpu";
+export type BackendName = "webgpu" | "cpu";
+export type SamplerName = "cached" | "naive";
+
+export interface StartOptions {
+  /** Number of alternative completions, run side by side as one batch (1..=64). */
+  alternatives?: number;
+  /** Softmax temperature; 0 = greedy. Default 1. */
+  temperature?: number;
+  /** Same seed, same canvas, same model → same pixels. Default 0. */
+  seed?: number;
+  /** Class for class-conditional models (e.g. the digit 0..9); omit for none. */
+  label?: number | null;
+  /** Default "cached" (the fast sampler). */
+  sampler?: SamplerName;
+  /** Force a backend for this completion; default: the engine's choice for this batch size. */
+  backend?: BackendName;
+}
+
+export interface BenchOptions {
+  /** Batch sizes to time. Default [1, 16]. */
+  batches?: number[];
+  /** Samplers to time. Default ["naive", "cached"]. */
+  samplers?: SamplerName[];
+  /** Stop each timed run after this many pixels (of H·W) and extrapolate. Default: all. */
+  maxPixels?: number;
+  /** A per-sampler limit that overrides maxPixels, e.g. { naive: 32 }. */
+  maxPixelsBySampler?: Partial<Record<SamplerName, number>>;
+  /** Timed runs per configuration (the median is reported). Default 1. */
+  repeats?: number;
+  /** Backend to time; default: the engine's primary backend. */
+  backend?: BackendName;
+}
+
+export interface BenchRow {
+  backend: BackendName;
+  sampler: SamplerName;
+  batch: number;
+  /** Pixels actually generated in each timed run. */
+  pixels: number;
+  /** Pixels of a full completion (H·W). */
+  totalPixels: number;
+  /** Median wall time of the timed runs, ms. */
+  ms: number;
+  /** All timed runs, ms. */
+  runsMs: number[];
+  /** Estimated time of the full completion: ms × totalPixels / pixels. */
+  fullMs: number;
+  /** True when pixels < totalPixels, i.e. fullMs is extrapolated. */
+  extrapolated: boolean;
+  /** First, untimed run of one pixel (shader compilation, allocation), ms. */
+  warmupMs: number;
+}
+
+export interface BenchReport {
+  backend: BackendName;
+  rows: BenchRow[];
+  notes: string[];
+}
+"#;
+
+/// Backend names as the page and the URL parameter spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    Webgpu,
+    Cpu,
+}
+
+impl BackendName {
+    fn as_str(self) -> &'static str {
+        match self {
+            BackendName::Webgpu => "webgpu",
+            BackendName::Cpu => "cpu",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SamplerName {
+    #[default]
+    Cached,
+    Naive,
+}
+
+impl SamplerName {
+    fn as_str(self) -> &'static str {
+        match self {
+            SamplerName::Cached => "cached",
+            SamplerName::Naive => "naive",
+        }
+    }
+}
+
+thread_local! {
+    /// The WebGPU device, initialised at most once per page: burn refuses a second
+    /// `init_async` for the same selector, and several engines (embeds) may share a page.
+    static WEBGPU: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
+}
+
+/// Whether `navigator.gpu` exists at all (Firefox without the flag, older Safari, http:).
+fn navigator_has_gpu() -> bool {
+    let global = js_sys::global();
+    let Ok(navigator) = js_sys::Reflect::get(&global, &JsValue::from_str("navigator")) else {
+        return false;
+    };
+    js_sys::Reflect::get(&navigator, &JsValue::from_str("gpu"))
+        .map(|gpu| !gpu.is_undefined() && !gpu.is_null())
+        .unwrap_or(false)
+}
+
+/// Initialises WebGPU once per page and returns the device, or why it is unavailable.
+async fn webgpu_device() -> Result<Device, String> {
+    if let Some(cached) = WEBGPU.with(|cell| cell.borrow().clone()) {
+        return cached;
+    }
+    let result = if navigator_has_gpu() {
+        Device::wgpu_options()
+            .init_async()
+            .await
+            .map_err(|e| format!("WebGPU initialisation failed: {e}"))
+    } else {
+        Err("this browser has no WebGPU (navigator.gpu is missing)".to_string())
+    };
+    WEBGPU.with(|cell| *cell.borrow_mut() = Some(result.clone()));
+    result
+}
+
+/// Milliseconds since page load, for timings.
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+fn js_err(message: impl std::fmt::Display) -> JsError {
+    JsError::new(&message.to_string())
+}
+
+/// Fetches a URL and returns the response, failing on HTTP errors with the status.
+async fn fetch_ok(url: &str) -> Result<web_sys::Response, String> {
+    let window = web_sys::window().ok_or("no window: the app must run in a page")?;
+    let response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(|e| format!("could not fetch {url}: {}", describe_js(&e)))?;
+    let response: web_sys::Response = response
+        .dyn_into()
+        .map_err(|_| format!("fetch of {url} returned no Response"))?;
+    if !response.ok() {
+        return Err(format!(
+            "could not fetch {url}: HTTP {} {}",
+            response.status(),
+            response.status_text()
+        ));
+    }
+    Ok(response)
+}
+
+async fn fetch_text(url: &str) -> Result<String, String> {
+    let response = fetch_ok(url).await?;
+    let text = response.text().map_err(|e| describe_js(&e))?;
+    let text = JsFuture::from(text)
+        .await
+        .map_err(|e| format!("reading {url}: {}", describe_js(&e)))?;
+    text.as_string().ok_or_else(|| format!("{url} is not text"))
+}
+
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response = fetch_ok(url).await?;
+    let buffer = response.array_buffer().map_err(|e| describe_js(&e))?;
+    let buffer = JsFuture::from(buffer)
+        .await
+        .map_err(|e| format!("reading {url}: {}", describe_js(&e)))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// A JS exception as text (fetch rejects with a TypeError whose message is the useful part).
+fn describe_js(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// Resolves `relative` against `base` the way the browser would.
+fn resolve_url(relative: &str, base: &str) -> Result<String, String> {
+    // `base` itself may be relative to the page.
+    let page = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
+    let base = web_sys::Url::new_with_base(base, &page)
+        .map_err(|e| format!("bad manifest URL {base}: {}", describe_js(&e)))?;
+    web_sys::Url::new_with_base(relative, &base.href())
+        .map(|u| u.href())
+        .map_err(|e| format!("bad weights URL {relative}: {}", describe_js(&e)))
+}
+
+/// Builds the model from manifest + weights bytes on one device (the library checks the
+/// sha256, the config and every tensor's name, shape and dtype).
+fn load_model(
+    manifest_json: &str,
+    weights: &[u8],
+    device: &Device,
+) -> Result<(PixelCnn, Manifest), String> {
+    load_from_bytes(manifest_json, weights, device).map_err(|e| e.to_string())
+}
+
+/// Builds the requested sampler.
+fn make_sampler(
+    kind: SamplerName,
+    model: &PixelCnn,
+    request: SampleRequest,
+    device: &Device,
+) -> Result<Box<dyn Completion>, SampleError> {
+    Ok(match kind {
+        SamplerName::Cached => Box::new(CachedSampler::new(model, request, device)?),
+        SamplerName::Naive => Box::new(NaiveSampler::new(model, request, device)?),
+    })
+}
+
+/// What the page needs to know about a loaded model.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct ModelInfo {
+    manifest: Manifest,
+}
+
+#[wasm_bindgen]
+impl ModelInfo {
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.manifest.name.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn width(&self) -> usize {
+        self.manifest.config.width
+    }
+    #[wasm_bindgen(getter)]
+    pub fn height(&self) -> usize {
+        self.manifest.config.height
+    }
+    #[wasm_bindgen(getter)]
+    pub fn channels(&self) -> usize {
+        self.manifest.config.channels
+    }
+    /// Levels per channel (2 = binary pixels).
+    #[wasm_bindgen(getter)]
+    pub fn levels(&self) -> usize {
+        self.manifest.config.levels
+    }
+    /// Number of classes; 0 = unconditional.
+    #[wasm_bindgen(getter)]
+    pub fn classes(&self) -> usize {
+        self.manifest.config.classes
+    }
+    /// Trainable parameters.
+    #[wasm_bindgen(getter)]
+    pub fn params(&self) -> usize {
+        self.manifest.params
+    }
+    /// Test-set negative log-likelihood in nats per image, as the manifest states it.
+    #[wasm_bindgen(getter, js_name = testNllNats)]
+    pub fn test_nll_nats(&self) -> f64 {
+        self.manifest.metrics.test_nll_nats
+    }
+    /// The data set and how it was prepared.
+    #[wasm_bindgen(getter)]
+    pub fn dataset(&self) -> String {
+        self.manifest.dataset.clone()
+    }
+}
+
+/// One animation frame of a completion.
+#[wasm_bindgen]
+pub struct Frame {
+    done: usize,
+    total: usize,
+    batch: usize,
+    cancelled: bool,
+    pixels: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl Frame {
+    /// Pixels generated so far (of `total`).
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> usize {
+        self.done
+    }
+    /// Pixels to generate in total (hidden pixels, in raster order).
+    #[wasm_bindgen(getter)]
+    pub fn total(&self) -> usize {
+        self.total
+    }
+    #[wasm_bindgen(getter)]
+    pub fn finished(&self) -> bool {
+        self.done >= self.total
+    }
+    /// True when `cancel()` or a new `start()` came while this frame was being read back.
+    #[wasm_bindgen(getter)]
+    pub fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+    /// Number of alternatives in `pixels`.
+    #[wasm_bindgen(getter)]
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+    /// Level indices, [batch, channels, height, width] row-major (known pixels included).
+    #[wasm_bindgen(getter)]
+    pub fn pixels(&self) -> Vec<u8> {
+        self.pixels.clone()
+    }
+}
+
+/// StartOptions as JSON-ish input; every field optional.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+struct StartOptions {
+    alternatives: Option<usize>,
+    temperature: Option<f32>,
+    seed: Option<f64>,
+    label: Option<i64>,
+    sampler: Option<SamplerName>,
+    backend: Option<BackendName>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+struct BenchOptions {
+    batches: Option<Vec<usize>>,
+    samplers: Option<Vec<SamplerName>>,
+    max_pixels: Option<usize>,
+    max_pixels_by_sampler: Option<std::collections::HashMap<String, usize>>,
+    repeats: Option<usize>,
+    backend: Option<BackendName>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BenchRow {
+    backend: BackendName,
+    sampler: SamplerName,
+    batch: usize,
+    pixels: usize,
+    total_pixels: usize,
+    ms: f64,
+    runs_ms: Vec<f64>,
+    full_ms: f64,
+    extrapolated: bool,
+    warmup_ms: f64,
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    backend: BackendName,
+    rows: Vec<BenchRow>,
+    notes: Vec<String>,
+}
+
+/// Largest batch the page accepts; beyond it memory on phones runs out long before speed helps.
+const MAX_ALTERNATIVES: usize = 64;
+
+struct Loaded {
+    manifest_json: String,
+    weights: Vec<u8>,
+    config: PixelCnnConfig,
+    /// The model on each backend it has been used on (built lazily from the bytes above).
+    models: Vec<(BackendName, PixelCnn)>,
+}
+
+struct Job {
+    completion: Box<dyn Completion>,
+    batch: usize,
+    backend: BackendName,
+}
+
+/// The browser engine: backend(s), model, canvas, and the completion in progress.
+#[wasm_bindgen]
+pub struct Engine {
+    preference: String,
+    gpu: Option<Device>,
+    cpu: Device,
+    notice: Option<String>,
+    /// In "auto" mode with WebGPU available, batches up to this size run on the CPU.
+    cpu_max_batch: Cell<usize>,
+    loaded: RefCell<Option<Loaded>>,
+    /// One image: level indices [C, H, W] and the known mask [H, W].
+    canvas: RefCell<Option<(Vec<f32>, Vec<bool>)>>,
+    job: RefCell<Option<Job>>,
+    /// Bumped by every `start` and `cancel`, so a frame read back meanwhile knows it is stale.
+    generation: Rc<Cell<u64>>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Creates an engine. `backend`: "auto" (default: WebGPU when it works, else the CPU),
+    /// "webgpu" (fail if unavailable) or "cpu".
+    pub async fn create(
+        #[wasm_bindgen(unchecked_param_type = "BackendPreference | undefined | null")]
+        backend: Option<String>,
+    ) -> Result<Engine, JsError> {
+        let preference = backend
+            .unwrap_or_else(|| "auto".into())
+            .to_ascii_lowercase();
+        let (gpu, notice) = match preference.as_str() {
+            "cpu" => (None, None),
+            "webgpu" => (Some(webgpu_device().await.map_err(js_err)?), None),
+            "auto" | "" => match webgpu_device().await {
+                Ok(device) => (Some(device), None),
+                Err(why) => (None, Some(format!("{why}; running on the CPU instead"))),
+            },
+            other => {
+                return Err(js_err(format!(
+                    "unknown backend \"{other}\": use \"auto\", \"webgpu\" or \"cpu\""
+                )));
+            }
+        };
+        Ok(Engine {
+            preference: if preference.is_empty() {
+                "auto".into()
+            } else {
+                preference
+            },
+            gpu,
+            cpu: Device::flex(),
+            notice,
+            cpu_max_batch: Cell::new(0),
+            loaded: RefCell::new(None),
+            canvas: RefCell::new(None),
+            job: RefCell::new(None),
+            generation: Rc::new(Cell::new(0)),
+        })
+    }
+
+    /// The backend preference this engine was created with.
+    #[wasm_bindgen(getter)]
+    pub fn preference(&self) -> String {
+        self.preference.clone()
+    }
+
+    /// Whether WebGPU is initialised and usable by this engine.
+    #[wasm_bindgen(getter, js_name = hasWebgpu)]
+    pub fn has_webgpu(&self) -> bool {
+        self.gpu.is_some()
+    }
+
+    /// Why the engine fell back to the CPU, if it did.
+    #[wasm_bindgen(getter)]
+    pub fn notice(&self) -> Option<String> {
+        self.notice.clone()
+    }
+
+    /// Backend a completion of `batch` alternatives runs on by default.
+    #[wasm_bindgen(js_name = backendFor, unchecked_return_type = "BackendName")]
+    pub fn backend_for(&self, batch: usize) -> String {
+        self.pick_backend(batch).as_str().into()
+    }
+
+    /// In "auto" mode: run batches up to `max_batch` on the CPU and larger ones on WebGPU
+    /// (0 = always WebGPU). The page sets this from measured timings.
+    #[wasm_bindgen(js_name = setCpuMaxBatch)]
+    pub fn set_cpu_max_batch(&self, max_batch: usize) {
+        self.cpu_max_batch.set(max_batch);
+    }
+
+    /// Fetches a manifest and its weights (URL relative to the manifest), checks the sha256
+    /// and the config, and builds the model on the primary backend.
+    #[wasm_bindgen(js_name = loadModel)]
+    pub async fn load_model(&self, manifest_url: String) -> Result<ModelInfo, JsError> {
+        let manifest_json = fetch_text(&manifest_url).await.map_err(js_err)?;
+        let head = parse_manifest(&manifest_json)
+            .map_err(|e| js_err(format!("cannot load the model from {manifest_url}: {e}")))?;
+        let weights_url = resolve_url(&head.weights, &manifest_url).map_err(js_err)?;
+        let weights = fetch_bytes(&weights_url).await.map_err(js_err)?;
+        let backend = self.primary_backend();
+        let (model, manifest) = load_model(&manifest_json, &weights, self.device(backend))
+            .map_err(|e| js_err(format!("cannot load the model from {manifest_url}: {e}")))?;
+        let info = ModelInfo { manifest };
+        self.cancel();
+        *self.canvas.borrow_mut() = None;
+        *self.loaded.borrow_mut() = Some(Loaded {
+            manifest_json,
+            weights,
+            config: model.config.clone(),
+            models: vec![(backend, model)],
+        });
+        Ok(info)
+    }
+
+    /// Sets the canvas: `pixels` are level indices [C, H, W] (values at unknown pixels are
+    /// ignored), `known` is [H, W] with 1 = keep, 0 = generate.
+    #[wasm_bindgen(js_name = setCanvas)]
+    pub fn set_canvas(&self, pixels: &[u8], known: &[u8]) -> Result<(), JsError> {
+        let config = self.config().map_err(js_err)?;
+        let want = config.values_per_image();
+        let want_known = config.height * config.width;
+        if pixels.len() != want {
+            return Err(js_err(format!(
+                "setCanvas: expected {want} pixel values ({}×{}×{}), got {}",
+                config.channels,
+                config.height,
+                config.width,
+                pixels.len()
+            )));
+        }
+        if known.len() != want_known {
+            return Err(js_err(format!(
+                "setCanvas: expected {want_known} mask values ({}×{}), got {}",
+                config.height,
+                config.width,
+                known.len()
+            )));
+        }
+        if let Some(v) = pixels.iter().find(|&&v| v as usize >= config.levels) {
+            return Err(js_err(format!(
+                "setCanvas: pixel value {v} is outside 0..{}",
+                config.levels - 1
+            )));
+        }
+        let levels = pixels.iter().map(|&v| v as f32).collect();
+        let known = known.iter().map(|&k| k != 0).collect();
+        *self.canvas.borrow_mut() = Some((levels, known));
+        Ok(())
+    }
+
+    /// Starts a completion of the canvas (replacing any in progress). Drive it with `step`.
+    /// Returns the backend it runs on.
+    #[wasm_bindgen(unchecked_return_type = "BackendName")]
+    pub fn start(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "StartOptions | undefined")] options: JsValue,
+    ) -> Result<String, JsError> {
+        let options: StartOptions = if options.is_undefined() || options.is_null() {
+            StartOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| js_err(format!("start: bad options: {e}")))?
+        };
+        let batch = options.alternatives.unwrap_or(1);
+        if !(1..=MAX_ALTERNATIVES).contains(&batch) {
+            return Err(js_err(format!(
+                "alternatives must be in 1..={MAX_ALTERNATIVES}, got {batch}"
+            )));
+        }
+        let seed = options.seed.unwrap_or(0.0);
+        if !(seed.is_finite() && seed >= 0.0 && seed <= 2f64.powi(53)) {
+            return Err(js_err("seed must be an integer between 0 and 2^53"));
+        }
+        let (levels, known) = self
+            .canvas
+            .borrow()
+            .clone()
+            .ok_or_else(|| js_err("start: call setCanvas first"))?;
+        let request = SampleRequest {
+            batch,
+            levels: levels.repeat(batch),
+            known: known.repeat(batch),
+            temperature: options.temperature.unwrap_or(1.0),
+            seed: seed as u64,
+            labels: options.label.map(|l| vec![l; batch]),
+        };
+        let backend = match options.backend {
+            Some(b) => self.check_backend(b).map_err(js_err)?,
+            None => self.pick_backend(batch),
+        };
+        let sampler = options.sampler.unwrap_or_default();
+        self.begin(request, sampler, backend)?;
+        Ok(backend.as_str().into())
+    }
+
+    /// Advances the completion by up to `pixels` pixels, then reads the canvas back.
+    pub async fn step(&self, pixels: usize) -> Result<Frame, JsError> {
+        let generation = self.generation.get();
+        let (canvas, done, total, batch) = {
+            let mut job = self.job.borrow_mut();
+            let job = job
+                .as_mut()
+                .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
+            job.completion.step(pixels.max(1));
+            let (done, total) = job.completion.progress();
+            (job.completion.canvas(), done, total, job.batch)
+        };
+        let pixels = read_levels(canvas).await.map_err(js_err)?;
+        Ok(Frame {
+            done,
+            total,
+            batch,
+            cancelled: self.generation.get() != generation,
+            pixels,
+        })
+    }
+
+    /// Runs the completion to the end and returns the final frame.
+    pub async fn sample(&self) -> Result<Frame, JsError> {
+        self.step(usize::MAX).await
+    }
+
+    /// Drops the completion in progress; a `step` awaiting its readback returns `cancelled`.
+    pub fn cancel(&self) {
+        self.generation.set(self.generation.get() + 1);
+        self.job.borrow_mut().take();
+    }
+
+    /// Name of the backend running the current completion, if any.
+    #[wasm_bindgen(getter, js_name = runningOn, unchecked_return_type = "BackendName | undefined")]
+    pub fn running_on(&self) -> Option<String> {
+        self.job
+            .borrow()
+            .as_ref()
+            .map(|j| j.backend.as_str().into())
+    }
+
+    /// Times full 28×28 completions (everything hidden) per batch size and sampler on one
+    /// backend. Slow configurations can be cut short with `maxPixels` and are extrapolated.
+    #[wasm_bindgen(unchecked_return_type = "BenchReport")]
+    pub async fn benchmark(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "BenchOptions | undefined")] options: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let options: BenchOptions = if options.is_undefined() || options.is_null() {
+            BenchOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| js_err(format!("benchmark: bad options: {e}")))?
+        };
+        let backend = match options.backend {
+            Some(b) => self.check_backend(b).map_err(js_err)?,
+            None => self.primary_backend(),
+        };
+        let config = self.config().map_err(js_err)?;
+        let total = config.height * config.width;
+        let repeats = options.repeats.unwrap_or(1).max(1);
+        let mut notes = vec![];
+        let mut rows = vec![];
+        for &batch in options.batches.as_deref().unwrap_or(&[1, 16]) {
+            for &sampler in options
+                .samplers
+                .as_deref()
+                .unwrap_or(&[SamplerName::Naive, SamplerName::Cached])
+            {
+                let limit = options
+                    .max_pixels_by_sampler
+                    .as_ref()
+                    .and_then(|m| m.get(sampler.as_str()).copied())
+                    .or(options.max_pixels)
+                    .unwrap_or(total)
+                    .clamp(1, total);
+                let request = SampleRequest {
+                    batch,
+                    levels: vec![0.0; batch * config.values_per_image()],
+                    known: vec![false; batch * total],
+                    temperature: 1.0,
+                    seed: 1,
+                    labels: (config.classes > 0).then(|| vec![0; batch]),
+                };
+                // Untimed: the first pass pays shader compilation and buffer allocation.
+                let warmup_start = now_ms();
+                self.begin(request.clone(), sampler, backend)?;
+                self.run_to(1).await?;
+                let warmup_ms = now_ms() - warmup_start;
+                let mut runs_ms = vec![];
+                for _ in 0..repeats {
+                    let t0 = now_ms();
+                    self.begin(request.clone(), sampler, backend)?;
+                    self.run_to(limit).await?;
+                    runs_ms.push(now_ms() - t0);
+                }
+                self.cancel();
+                let mut sorted = runs_ms.clone();
+                sorted.sort_by(f64::total_cmp);
+                let ms = sorted[sorted.len() / 2];
+                rows.push(BenchRow {
+                    backend,
+                    sampler,
+                    batch,
+                    pixels: limit,
+                    total_pixels: total,
+                    ms,
+                    runs_ms,
+                    full_ms: ms * total as f64 / limit as f64,
+                    extrapolated: limit < total,
+                    warmup_ms,
+                });
+            }
+        }
+        if rows.iter().any(|r| r.extrapolated) {
+            notes.push("rows with extrapolated=true timed only `pixels` of `totalPixels` pixels; fullMs scales that linearly".into());
+        }
+        let report = BenchReport {
+            backend,
+            rows,
+            notes,
+        };
+        report
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(|e| js_err(format!("benchmark: {e}")))
+    }
+}
+
+impl Engine {
+    fn primary_backend(&self) -> BackendName {
+        if self.gpu.is_some() {
+            BackendName::Webgpu
+        } else {
+            BackendName::Cpu
+        }
+    }
+
+    fn pick_backend(&self, batch: usize) -> BackendName {
+        if self.gpu.is_some() && self.preference == "auto" && batch <= self.cpu_max_batch.get() {
+            BackendName::Cpu
+        } else {
+            self.primary_backend()
+        }
+    }
+
+    fn check_backend(&self, backend: BackendName) -> Result<BackendName, String> {
+        match backend {
+            BackendName::Webgpu if self.gpu.is_none() => Err(self
+                .notice
+                .clone()
+                .unwrap_or_else(|| "this engine runs on the CPU only".into())),
+            b => Ok(b),
+        }
+    }
+
+    fn device(&self, backend: BackendName) -> &Device {
+        match (backend, &self.gpu) {
+            (BackendName::Webgpu, Some(gpu)) => gpu,
+            _ => &self.cpu,
+        }
+    }
+
+    fn config(&self) -> Result<PixelCnnConfig, String> {
+        self.loaded
+            .borrow()
+            .as_ref()
+            .map(|l| l.config.clone())
+            .ok_or_else(|| "no model loaded (call loadModel first)".to_string())
+    }
+
+    /// The model on `backend`, built from the kept bytes the first time it is needed there.
+    fn model_on(&self, backend: BackendName) -> Result<PixelCnn, String> {
+        let mut loaded = self.loaded.borrow_mut();
+        let loaded = loaded
+            .as_mut()
+            .ok_or("no model loaded (call loadModel first)")?;
+        if let Some((_, model)) = loaded.models.iter().find(|(b, _)| *b == backend) {
+            return Ok(model.clone());
+        }
+        let (model, _) = load_model(&loaded.manifest_json, &loaded.weights, self.device(backend))?;
+        loaded.models.push((backend, model.clone()));
+        Ok(model)
+    }
+
+    fn begin(
+        &self,
+        request: SampleRequest,
+        sampler: SamplerName,
+        backend: BackendName,
+    ) -> Result<(), JsError> {
+        let model = self.model_on(backend).map_err(js_err)?;
+        let batch = request.batch;
+        let completion =
+            make_sampler(sampler, &model, request, self.device(backend)).map_err(js_err)?;
+        self.cancel();
+        *self.job.borrow_mut() = Some(Job {
+            completion,
+            batch,
+            backend,
+        });
+        Ok(())
+    }
+
+    /// Steps until `pixels` pixels are done, then waits for the device (one readback).
+    async fn run_to(&self, pixels: usize) -> Result<(), JsError> {
+        let canvas = {
+            let mut job = self.job.borrow_mut();
+            let job = job
+                .as_mut()
+                .ok_or_else(|| js_err("benchmark: completion vanished"))?;
+            job.completion.step(pixels);
+            job.completion.canvas()
+        };
+        read_levels(canvas).await.map_err(js_err)?;
+        Ok(())
+    }
+}
+
+/// Reads a canvas back (asynchronously: WebGPU forbids blocking reads) as u8 levels.
+async fn read_levels(canvas: Tensor<4>) -> Result<Vec<u8>, String> {
+    let data = canvas
+        .into_data_async()
+        .await
+        .map_err(|e| format!("reading the canvas back from the device failed: {e}"))?;
+    Ok(data
+        .iter::<f32>()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect())
+}
