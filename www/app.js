@@ -1,0 +1,320 @@
+// Page controller: loads the wasm engine, wires the editor, runs and animates completions.
+//
+// URL parameters:
+//   ?backend=auto|webgpu|cpu   force a backend (default auto: the faster one per batch size)
+//   ?model=URL                 manifest to load (default www/models/mnist.json)
+//   ?digits=URL                test digits (default www/models/mnist-digits.json)
+//   ?embed                     compact layout for an <iframe> (see www/embed.js)
+//   ?bench[&batches=1,16&maxPixels=N&naivePixels=N&repeats=N]   run the browser benchmark
+
+import { Editor, TOOLS } from './editor.js';
+import { Results } from './results.js';
+
+const params = new URLSearchParams(location.search);
+const base = new URL('.', import.meta.url); // www/
+const MODEL_URL = params.get('model') ?? new URL('models/mnist.json', base).href;
+const DIGITS_URL = params.get('digits') ?? new URL('models/mnist-digits.json', base).href;
+
+// In "auto" mode, completions of up to this many alternatives run on the CPU (flex) even
+// when WebGPU works: measured in headless Chromium (tests/e2e/bench.mjs, see README), where
+// WebGPU's per-dispatch cost dominates at small batches. Only used with a software (fallback)
+// WebGPU adapter unless CPU_MAX_BATCH_HW says otherwise.
+const CPU_MAX_BATCH_SOFTWARE_GPU = 64;
+const CPU_MAX_BATCH_HW = 0;
+
+const $ = (id) => document.getElementById(id);
+const app = $('app');
+
+const state = {
+  engine: null,
+  info: null,
+  editor: null,
+  results: new Results($('results')),
+  running: 0, // id of the completion being animated; 0 = none
+  lastFrame: null,
+  lastRun: null,
+  finishedRuns: 0,
+  digits: null,
+  digitIndex: 0,
+};
+
+let runCounter = 0;
+
+function setState(s) {
+  app.dataset.state = s;
+}
+
+function showError(err) {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(err);
+  const box = $('error');
+  box.textContent = message;
+  box.hidden = false;
+  $('status').textContent = 'Error';
+  setState('error');
+}
+
+function clearError() {
+  $('error').hidden = true;
+  $('error').textContent = '';
+}
+
+function notice(text) {
+  const box = $('notice');
+  box.textContent = text ?? '';
+  box.hidden = !text;
+}
+
+window.addEventListener('error', (ev) => showError(ev.error ?? ev.message));
+window.addEventListener('unhandledrejection', (ev) => showError(ev.reason));
+
+/** The wasm bindings, once Trunk's loader has instantiated the module. */
+function wasmBindings() {
+  if (window.wasmBindings) return Promise.resolve(window.wasmBindings);
+  return new Promise((resolve, reject) => {
+    addEventListener('TrunkApplicationStarted', () => resolve(window.wasmBindings), { once: true });
+    // A missing or broken .wasm makes Trunk's loader throw before the event: say so.
+    setTimeout(() => reject(new Error('The WebAssembly module did not start (see the browser console).')), 60_000);
+  });
+}
+
+async function softwareAdapter() {
+  try {
+    const adapter = await navigator.gpu?.requestAdapter();
+    return Boolean(adapter?.info?.isFallbackAdapter ?? adapter?.isFallbackAdapter);
+  } catch {
+    return false;
+  }
+}
+
+function backendLabel(name) {
+  return name === 'webgpu' ? 'WebGPU' : name === 'cpu' ? 'CPU (wasm)' : name;
+}
+
+function describeBackends() {
+  const { engine } = state;
+  const a = Number($('alternatives').value);
+  const chosen = engine.backendFor(a);
+  const choice = engine.preference === 'auto' && engine.hasWebgpu
+    ? `${backendLabel(chosen)} for ${a} alternative${a > 1 ? 's' : ''} (auto)`
+    : backendLabel(chosen);
+  $('backend').textContent = choice;
+  app.dataset.backend = chosen;
+}
+
+async function main() {
+  setState('loading');
+  if (params.has('embed')) document.body.classList.add('embed');
+  const { Engine } = await wasmBindings();
+  const preference = params.get('backend') ?? 'auto';
+  $('status').textContent = 'Starting the backend…';
+  state.engine = await Engine.create(preference);
+  if (state.engine.notice) notice(state.engine.notice);
+  if (state.engine.hasWebgpu && preference === 'auto') {
+    state.engine.setCpuMaxBatch((await softwareAdapter()) ? CPU_MAX_BATCH_SOFTWARE_GPU : CPU_MAX_BATCH_HW);
+  }
+  describeBackends();
+
+  $('status').textContent = 'Loading the model…';
+  const info = await state.engine.loadModel(MODEL_URL);
+  state.info = {
+    name: info.name, width: info.width, height: info.height, channels: info.channels,
+    levels: info.levels, classes: info.classes, params: info.params,
+    testNllNats: info.testNllNats, dataset: info.dataset,
+  };
+  info.free();
+  $('model-name').textContent = `${state.info.name} (${(state.info.params / 1e3).toFixed(0)}k parameters, ` +
+    `test NLL ${state.info.testNllNats.toFixed(1)} nats)`;
+  $('model-name').title = state.info.dataset;
+  const label = $('label');
+  for (let c = 0; c < state.info.classes; c++) label.add(new Option(String(c), String(c)));
+  label.closest('label').hidden = state.info.classes === 0;
+
+  state.editor = new Editor($('draw'), state.info, () => {});
+  wireControls();
+  loadDigits(); // in the background: the button works once the file is there
+
+  if (params.has('bench')) return runBench();
+  setState('ready');
+  $('status').textContent = 'Draw, hide part of it, then Complete.';
+  setBusy(false);
+}
+
+function wireControls() {
+  const { editor } = state;
+  for (const button of document.querySelectorAll('[data-tool]')) {
+    button.addEventListener('click', () => selectTool(button.dataset.tool));
+  }
+  $('brush').addEventListener('change', () => { editor.brush = Number($('brush').value); });
+  editor.brush = Number($('brush').value);
+  $('clear').addEventListener('click', () => editor.clear());
+  $('hide-bottom').addEventListener('click', () => editor.hideRows(Math.floor(editor.height / 2)));
+  $('test-digit').addEventListener('click', nextDigit);
+  for (const id of ['temperature', 'alternatives']) {
+    const input = $(id);
+    const show = () => {
+      $(`${id}-value`).textContent = id === 'temperature' ? Number(input.value).toFixed(2) : input.value;
+      describeBackends();
+    };
+    input.addEventListener('input', show);
+    show();
+  }
+  $('complete').addEventListener('click', () => run('complete'));
+  $('sample').addEventListener('click', () => run('sample'));
+  $('stop').addEventListener('click', stop);
+}
+
+function selectTool(tool) {
+  if (!TOOLS.includes(tool)) return;
+  state.editor.tool = tool;
+  for (const b of document.querySelectorAll('[data-tool]')) {
+    b.setAttribute('aria-pressed', String(b.dataset.tool === tool));
+  }
+  if (tool === 'hide' && Number($('brush').value) < 3) {
+    $('brush').value = '3';
+    state.editor.brush = 3;
+  }
+}
+
+async function loadDigits() {
+  const button = $('test-digit');
+  button.disabled = true;
+  try {
+    const response = await fetch(DIGITS_URL);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const data = await response.json();
+    const size = state.info.width * state.info.height;
+    if (data.width !== state.info.width || data.height !== state.info.height) {
+      throw new Error(`digits are ${data.width}×${data.height}, the model wants ${state.info.width}×${state.info.height}`);
+    }
+    state.digits = data.digits.filter((d) => Array.isArray(d.pixels) && d.pixels.length === size);
+    if (!state.digits.length) throw new Error('the file has no usable digits');
+    button.disabled = false;
+  } catch (err) {
+    // Optional content: the app works without it, so this is a tooltip, not an error.
+    button.title = `Test digits unavailable (${DIGITS_URL}: ${err.message})`;
+  }
+}
+
+function nextDigit() {
+  if (!state.digits) return;
+  const digit = state.digits[state.digitIndex++ % state.digits.length];
+  const top = state.info.levels - 1;
+  state.editor.load(digit.pixels.map((v) => (v ? top : 0)));
+  if (state.info.classes > 0 && Number.isInteger(digit.label)) $('label').value = String(digit.label);
+}
+
+function setBusy(busy) {
+  $('complete').disabled = busy;
+  $('sample').disabled = busy;
+  $('stop').disabled = !busy;
+  state.editor.disabled = busy;
+}
+
+function options() {
+  const label = $('label').value;
+  return {
+    alternatives: Number($('alternatives').value),
+    temperature: Number($('temperature').value),
+    seed: Math.max(0, Math.floor(Number($('seed').value) || 0)),
+    label: label === '' ? null : Number(label),
+  };
+}
+
+/** Runs a completion ("complete": fill the hidden pixels; "sample": a fresh image). */
+async function run(kind) {
+  const { engine, editor, info } = state;
+  clearError();
+  const plane = info.width * info.height;
+  const known = kind === 'sample' ? new Uint8Array(plane) : editor.known.slice();
+  if (!known.includes(0)) {
+    notice('Nothing is hidden: use the Hide brush (or "Hide bottom half") to mark pixels for the model to fill in.');
+    return;
+  }
+  notice(engine.notice);
+  const pixels = new Uint8Array(info.channels * plane);
+  for (let c = 0; c < info.channels; c++) pixels.set(kind === 'sample' ? new Uint8Array(plane) : editor.pixels, c * plane);
+  const opts = options();
+  const id = (state.running = ++runCounter);
+  setBusy(true);
+  setState('running');
+  try {
+    engine.setCanvas(pixels, known);
+    const backend = engine.start(opts);
+    app.dataset.backend = backend;
+    state.results.reset(opts.alternatives, info, known);
+    const t0 = performance.now();
+    let perStep = 1;
+    for (;;) {
+      const t = performance.now();
+      const frame = await engine.step(perStep);
+      if (state.running !== id || frame.cancelled) { frame.free(); return; }
+      const data = frame.pixels;
+      state.lastFrame = { done: frame.done, total: frame.total, batch: frame.batch, pixels: data };
+      state.results.show(frame, data);
+      const finished = frame.finished;
+      $('progress').value = frame.done / frame.total;
+      const seconds = (performance.now() - t0) / 1000;
+      $('status').textContent = `${frame.done} / ${frame.total} pixels · ${seconds.toFixed(1)} s on ${backendLabel(backend)}`;
+      frame.free();
+      if (finished) {
+        state.lastRun = { kind, options: opts, backend, seconds };
+        $('status').textContent = `Done: ${opts.alternatives} × ${state.lastFrame.total} pixels in ${seconds.toFixed(2)} s on ${backendLabel(backend)}`;
+        state.finishedRuns++;
+        setState('done');
+        break;
+      }
+      // Aim for ~30 ms of work per frame: smooth on fast backends, responsive on slow ones.
+      const dt = performance.now() - t;
+      if (dt < 20) perStep = Math.min(perStep * 2, 1 << 12);
+      else if (dt > 60 && perStep > 1) perStep = Math.max(1, Math.floor(perStep / 2));
+      await new Promise((r) => setTimeout(r, 0)); // let the browser paint and handle input
+    }
+  } catch (err) {
+    showError(err);
+  } finally {
+    if (state.running === id) {
+      state.running = 0;
+      setBusy(false);
+    }
+  }
+}
+
+function stop() {
+  state.engine?.cancel();
+  state.running = 0;
+  setBusy(false);
+  $('status').textContent = 'Stopped.';
+  setState('ready');
+}
+
+async function runBench() {
+  setState('bench');
+  const list = (key, fallback) => (params.get(key) ?? fallback).split(',').filter(Boolean);
+  const intParam = (key) => (params.has(key) ? Number(params.get(key)) : undefined);
+  const options = {
+    batches: list('batches', '1,16').map(Number),
+    samplers: list('samplers', 'naive,cached'),
+    maxPixels: intParam('maxPixels'),
+    maxPixelsBySampler: params.has('naivePixels') ? { naive: Number(params.get('naivePixels')) } : undefined,
+    repeats: intParam('repeats'),
+  };
+  $('status').textContent = 'Benchmarking… (this can take minutes)';
+  const report = await state.engine.benchmark(options);
+  const out = document.createElement('pre');
+  out.id = 'bench';
+  out.textContent = JSON.stringify(report, null, 2);
+  $('results').replaceChildren(out);
+  window.pixelcnnBench = report;
+  $('status').textContent = 'Benchmark done.';
+  setState('bench-done');
+}
+
+// A small handle for tests and the console; not an API (see README for the wasm API).
+window.pixelcnnApp = {
+  state,
+  canvas: () => ({ pixels: Array.from(state.editor.pixels), known: Array.from(state.editor.known) }),
+  lastFrame: () => state.lastFrame && { ...state.lastFrame, pixels: Array.from(state.lastFrame.pixels) },
+};
+
+main().catch(showError);

@@ -1,0 +1,181 @@
+// The drawing canvas: a W×H grid of level values plus a "known" mask, edited with pointer
+// events (mouse, touch and pen alike) and drawn zoomed with unknown pixels hatched.
+
+export const TOOLS = ['pen', 'eraser', 'hide'];
+
+export class Editor {
+  /**
+   * @param {HTMLCanvasElement} canvas  drawn at canvas.width × canvas.height device pixels
+   * @param {{width: number, height: number, levels: number}} shape
+   * @param {() => void} onChange  called after every edit
+   */
+  constructor(canvas, shape, onChange = () => {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d');
+    this.onChange = onChange;
+    this.tool = 'pen';
+    this.brush = 2;
+    this.setShape(shape);
+    this.#listen();
+  }
+
+  setShape({ width, height, levels }) {
+    this.width = width;
+    this.height = height;
+    this.levels = levels;
+    this.pixels = new Uint8Array(width * height);
+    this.known = new Uint8Array(width * height).fill(1);
+    this.hatch = this.#makeHatch();
+    this.render();
+  }
+
+  clear() {
+    this.pixels.fill(0);
+    this.known.fill(1);
+    this.#changed();
+  }
+
+  /** Replaces the image (all known); `pixels` holds level indices. */
+  load(pixels) {
+    if (pixels.length !== this.pixels.length) {
+      throw new Error(`expected ${this.pixels.length} pixels, got ${pixels.length}`);
+    }
+    this.pixels.set(pixels);
+    this.known.fill(1);
+    this.#changed();
+  }
+
+  hideRows(fromRow) {
+    for (let y = fromRow; y < this.height; y++) {
+      this.known.fill(0, y * this.width, (y + 1) * this.width);
+    }
+    this.#changed();
+  }
+
+  hiddenCount() {
+    return this.known.reduce((n, k) => n + (k ? 0 : 1), 0);
+  }
+
+  #changed() {
+    this.render();
+    this.onChange();
+  }
+
+  #listen() {
+    let last = null;
+    const cell = (ev) => {
+      const rect = this.canvas.getBoundingClientRect();
+      return [
+        Math.floor(((ev.clientX - rect.left) / rect.width) * this.width),
+        Math.floor(((ev.clientY - rect.top) / rect.height) * this.height),
+      ];
+    };
+    this.canvas.addEventListener('pointerdown', (ev) => {
+      if (this.disabled || (ev.pointerType === 'mouse' && ev.button !== 0)) return;
+      ev.preventDefault();
+      this.canvas.setPointerCapture(ev.pointerId);
+      last = cell(ev);
+      this.#paint(last[0], last[1]);
+      this.render();
+    });
+    this.canvas.addEventListener('pointermove', (ev) => {
+      if (!last || this.disabled) return;
+      ev.preventDefault();
+      // Coalesced events keep fast strokes (pens, phones) continuous.
+      const events = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev];
+      for (const e of events.length ? events : [ev]) {
+        const next = cell(e);
+        this.#line(last, next);
+        last = next;
+      }
+      this.render();
+    });
+    const end = () => {
+      if (!last) return;
+      last = null;
+      this.onChange();
+    };
+    this.canvas.addEventListener('pointerup', end);
+    this.canvas.addEventListener('pointercancel', end);
+  }
+
+  /** Paints every cell on the segment a→b (Bresenham), so fast moves leave no gaps. */
+  #line([x0, y0], [x1, y1]) {
+    const dx = Math.abs(x1 - x0), dy = -Math.abs(y1 - y0);
+    const sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+    let err = dx + dy;
+    for (;;) {
+      this.#paint(x0, y0);
+      if (x0 === x1 && y0 === y1) break;
+      const e2 = 2 * err;
+      if (e2 >= dy) { err += dy; x0 += sx; }
+      if (e2 <= dx) { err += dx; y0 += sy; }
+    }
+  }
+
+  /** Applies the tool to a brush-sized square whose top-left cell is (x, y) minus half. */
+  #paint(cx, cy) {
+    const r0 = Math.floor((this.brush - 1) / 2);
+    for (let y = cy - r0; y < cy - r0 + this.brush; y++) {
+      for (let x = cx - r0; x < cx - r0 + this.brush; x++) {
+        if (x < 0 || y < 0 || x >= this.width || y >= this.height) continue;
+        const i = y * this.width + x;
+        if (this.tool === 'hide') {
+          this.known[i] = 0;
+        } else {
+          this.known[i] = 1;
+          this.pixels[i] = this.tool === 'pen' ? this.levels - 1 : 0;
+        }
+      }
+    }
+  }
+
+  #makeHatch() {
+    const tile = document.createElement('canvas');
+    tile.width = tile.height = 8;
+    const t = tile.getContext('2d');
+    t.fillStyle = '#e8ecf4';
+    t.fillRect(0, 0, 8, 8);
+    t.strokeStyle = '#8a96b0';
+    t.lineWidth = 1.5;
+    t.beginPath();
+    t.moveTo(-2, 10); t.lineTo(10, -2);
+    t.moveTo(-2, 2); t.lineTo(2, -2);
+    t.moveTo(6, 10); t.lineTo(10, 6);
+    t.stroke();
+    return this.ctx.createPattern(tile, 'repeat');
+  }
+
+  render() {
+    const { ctx, width, height } = this;
+    const cw = this.canvas.width / width, ch = this.canvas.height / height;
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = y * width + x;
+        if (!this.known[i]) {
+          ctx.fillStyle = this.hatch;
+        } else if (this.pixels[i]) {
+          ctx.fillStyle = inkColour(this.pixels[i], this.levels);
+        } else {
+          continue;
+        }
+        ctx.fillRect(Math.floor(x * cw), Math.floor(y * ch), Math.ceil(cw), Math.ceil(ch));
+      }
+    }
+    // A faint grid shows the pixel size the model works at.
+    ctx.strokeStyle = 'rgba(0,0,0,0.06)';
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let x = 1; x < width; x++) { ctx.moveTo(Math.round(x * cw) + 0.5, 0); ctx.lineTo(Math.round(x * cw) + 0.5, this.canvas.height); }
+    for (let y = 1; y < height; y++) { ctx.moveTo(0, Math.round(y * ch) + 0.5); ctx.lineTo(this.canvas.width, Math.round(y * ch) + 0.5); }
+    ctx.stroke();
+  }
+}
+
+/** Dark ink on white paper: level 0 is paper, the top level is black. */
+export function inkColour(level, levels) {
+  const v = Math.round(255 * (1 - level / (levels - 1)));
+  return `rgb(${v},${v},${v})`;
+}

@@ -1,0 +1,109 @@
+// The alternatives: one small canvas per batch item, repainted on every frame, and PNG export.
+
+const SCALE = 4; // device pixels per model pixel in the result thumbnails
+
+export class Results {
+  /** @param {HTMLElement} container */
+  constructor(container) {
+    this.container = container;
+    this.items = [];
+  }
+
+  /**
+   * Prepares `count` empty thumbnails for a completion of the given canvas.
+   * `known` is the mask the completion started from; hidden pixels are generated in raster
+   * order, so the first `done` hidden pixels of a frame are final and the rest still pending.
+   */
+  reset(count, shape, known) {
+    this.shape = shape;
+    this.known = known;
+    this.rank = new Int32Array(known.length).fill(-1);
+    let r = 0;
+    known.forEach((k, i) => { if (!k) this.rank[i] = r++; });
+    this.container.replaceChildren();
+    this.items = [];
+    for (let b = 0; b < count; b++) {
+      const figure = document.createElement('figure');
+      figure.className = 'alt';
+      const canvas = document.createElement('canvas');
+      canvas.width = shape.width * SCALE;
+      canvas.height = shape.height * SCALE;
+      canvas.setAttribute('aria-label', `Alternative ${b + 1}`);
+      const caption = document.createElement('figcaption');
+      const download = document.createElement('button');
+      download.type = 'button';
+      download.textContent = 'PNG';
+      download.title = `Download alternative ${b + 1} as a PNG`;
+      download.disabled = true;
+      download.addEventListener('click', () => this.download(b));
+      caption.append(`#${b + 1} `, download);
+      figure.append(canvas, caption);
+      this.container.append(figure);
+      this.items.push({ canvas, download, pixels: null });
+    }
+  }
+
+  /** Paints one frame (pixels [B, C, H, W] as level indices). */
+  show(frame, pixels) {
+    const { width, height, channels, levels } = this.shape;
+    const plane = width * height;
+    const max = levels - 1;
+    this.items.forEach((item, b) => {
+      const ctx = item.canvas.getContext('2d');
+      const image = ctx.createImageData(width, height);
+      const base = b * channels * plane;
+      item.pixels = pixels.subarray(base, base + channels * plane);
+      for (let i = 0; i < plane; i++) {
+        let rgb;
+        const pending = !this.known[i] && this.rank[i] >= frame.done;
+        if (pending) {
+          rgb = (i % width + Math.floor(i / width)) % 2 ? [226, 231, 240] : [240, 243, 248];
+        } else {
+          rgb = colour(item.pixels, i, plane, channels, max);
+          if (!this.known[i]) {
+            // Generated pixels get a blue tint so the model's part stands out from the input.
+            rgb = [rgb[0] * 0.55, rgb[1] * 0.65 + 20, rgb[2] * 0.8 + 50];
+          }
+        }
+        image.data.set([rgb[0], rgb[1], rgb[2], 255], i * 4);
+      }
+      // Paint at 1:1 on a scratch canvas, then scale up without smoothing.
+      const scratch = new OffscreenCanvas(width, height);
+      scratch.getContext('2d').putImageData(image, 0, 0);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(scratch, 0, 0, item.canvas.width, item.canvas.height);
+      item.download.disabled = !frame.finished;
+    });
+  }
+
+  /** Saves alternative b as a PNG: the plain image, 8× upscaled, no tint. */
+  async download(b) {
+    const item = this.items[b];
+    if (!item?.pixels) return;
+    const { width, height, channels, levels } = this.shape;
+    const plane = width * height;
+    const scale = 8;
+    const canvas = new OffscreenCanvas(width * scale, height * scale);
+    const ctx = canvas.getContext('2d');
+    for (let i = 0; i < plane; i++) {
+      const [r, g, bl] = colour(item.pixels, i, plane, channels, levels - 1);
+      ctx.fillStyle = `rgb(${r},${g},${bl})`;
+      ctx.fillRect((i % width) * scale, Math.floor(i / width) * scale, scale, scale);
+    }
+    const blob = await canvas.convertToBlob({ type: 'image/png' });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = `pixelcnn-${b + 1}.png`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+}
+
+/** RGB of pixel i: grey images are dark ink on white paper, colour images as they are. */
+function colour(pixels, i, plane, channels, max) {
+  if (channels === 1) {
+    const v = Math.round(255 * (1 - pixels[i] / max));
+    return [v, v, v];
+  }
+  return [0, 1, 2].map((c) => Math.round((255 * pixels[c * plane + i]) / max));
+}
