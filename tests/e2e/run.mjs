@@ -56,6 +56,18 @@ if (MODEL_DIR) {
   routes[`/__model/${manifest.weights}`] = file(weights);
   modelUrl = '/__model/mnist.json';
 }
+// Test digits: the shipped file when there is one, else two synthetic digits (a 1 and a 0).
+if (!existsSync(join(DIST, 'www', 'models', 'mnist-digits.json'))) {
+  const digit = (label, on) => ({ label, pixels: Array.from({ length: 784 }, (_, i) => (on(i % 28, Math.floor(i / 28)) ? 1 : 0)) });
+  routes['/www/models/mnist-digits.json'] = json({
+    width: 28,
+    height: 28,
+    digits: [
+      digit(1, (x, y) => x >= 13 && x <= 15 && y >= 4 && y <= 23),
+      digit(0, (x, y) => Math.abs(Math.hypot((x - 13.5) / 6, (y - 13.5) / 9) - 1) < 0.22),
+    ],
+  });
+}
 // Broken models: each must end in a readable error in the page, not a broken canvas.
 const flipped = Buffer.from(weights);
 flipped[flipped.length >> 1] ^= 0xff;
