@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# Trains the shipped binarized-MNIST model with burn-cuda on an NVIDIA machine.
+# Trains the shipped binarized-MNIST model on a GPU with burn-wgpu's Vulkan path.
 #
-#   cargo build --profile gpu --features cuda --bin pixelcnn     # CUDARC_CUDA_VERSION=13000 if
-#                                                              # the build machine has no nvcc
-#   scripts/train_cuda.sh target/gpu/pixelcnn data/mnist OUT_DIR [MINUTES]
+#   cargo build --profile gpu --features vulkan --bin pixelcnn
+#   scripts/train_gpu.sh target/gpu/pixelcnn data/mnist OUT_DIR [MINUTES [--resume]]
 #
-# Writes OUT_DIR/models/mnist.{json,safetensors} (copy them to www/models/) and the resumable
+# Writes OUT_DIR/models/mnist.{json,safetensors} (copy them to www/models/) and a resumable
 # checkpoint in OUT_DIR/ckpt. The learning rate decays over the time budget.
+# (burn-cuda would be the first choice on NVIDIA, but its build downloads an LLVM bundle,
+# which an offline build machine cannot do; Vulkan needs only the driver.)
 set -euo pipefail
 bin=$1 data=$2 out=$3 minutes=${4:-6}
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-# libnvrtc lives in the CUDA toolkit or in pip's nvidia-cuda-nvrtc wheel; burn loads it at run time.
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-  $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cuda_nvrtc/lib") for p in nvidia.__path__))' 2>/dev/null); do
-  [ -d "$d" ] && export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
-done
+# NVIDIA's Vulkan ICD, where the driver is mounted but not registered.
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES=${VK_DRIVER_FILES:-$icd}
 mkdir -p "$out"
-RUST_BACKTRACE=1 "$bin" train --backend cuda --data-dir "$data" --epochs 200 --max-minutes "$minutes" \
+RUST_BACKTRACE=1 "$bin" train --backend vulkan --data-dir "$data" --epochs 200 --max-minutes "$minutes" \
   --batch-size 128 --lr 2e-3 --checkpoint-dir "$out/ckpt" --checkpoint-every 2000 \
-  --out-dir "$out/models" --name mnist --eval-batch 1000 2>&1 | tr '\r' '\n' | awk 'NR % 20 == 1 || /error|NLL|wrote|epoch 1[^0-9]|trained|evaluating|panicked/'
+  --out-dir "$out/models" --name mnist --eval-batch 1000 "${@:5}" 2>&1

@@ -154,6 +154,7 @@ pub fn train(
     );
     bar.set_position(state.step as u64);
 
+    let plain_log = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let started = Instant::now();
     let seconds_before = state.train_seconds;
     let mut window_start = Instant::now();
@@ -196,14 +197,19 @@ pub fn train(
             }
             window_start = Instant::now();
             window_images = 0;
-            bar.set_message(format!(
+            let message = format!(
                 "epoch {:.2}  loss {:.2} nats ({:.4} bits/dim)  {:.0} img/s  lr {:.1e}",
                 state.step as f64 / steps_per_epoch as f64,
                 loss_value,
                 loss_value as f64 / pixels / std::f64::consts::LN_2,
                 images_per_second,
                 lr
-            ));
+            );
+            // Without a terminal the bar is invisible: log a plain line now and then instead.
+            if plain_log && state.step % 250 == 1 {
+                eprintln!("step {}/{}  {message}", state.step, total_steps);
+            }
+            bar.set_message(message);
         }
         bar.set_position(state.step as u64);
         state.train_seconds = seconds_before + started.elapsed().as_secs_f64();
