@@ -360,12 +360,11 @@ fn run_sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
         let request =
             SampleRequest::unconditional(&model, args.samples, args.temperature, args.seed);
         let samples = complete(&model, request, &device)?;
-        grid.add_row(
-            samples
-                .chunks(image)
-                .map(|c| grid::Cell::image(c))
-                .collect(),
-        );
+        // Rows as wide as the completion rows below: occluded + alternatives + original.
+        let per_row = (args.alternatives + 2).max(4);
+        for row in samples.chunks(image * per_row) {
+            grid.add_row(row.chunks(image).map(grid::Cell::image).collect());
+        }
     }
     if args.completions > 0 {
         let test_set = args.data.load(Split::Test, manifest.levels)?;
