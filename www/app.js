@@ -246,12 +246,15 @@ async function run(kind) {
     app.dataset.backend = backend;
     state.results.reset(opts.alternatives, info, known);
     const t0 = performance.now();
+    // Pixels per step, sized so that one step (engine work + its readback) takes about
+    // FRAME_BUDGET_MS: at most one step, one readback and one repaint per animation frame.
     let perStep = 1;
     for (;;) {
       // Stop (or a newer run) may have come while we yielded: the engine has dropped our job.
       if (state.running !== id) return;
       const t = performance.now();
       const frame = await engine.step(perStep);
+      const dt = performance.now() - t; // engine time only (the paint below is not counted)
       if (state.running !== id || frame.cancelled) { frame.free(); return; }
       const data = frame.pixels;
       state.lastFrame = { done: frame.done, total: frame.total, batch: frame.batch, pixels: data };
@@ -268,11 +271,8 @@ async function run(kind) {
         setState('done');
         break;
       }
-      // Aim for ~30 ms of work per frame: smooth on fast backends, responsive on slow ones.
-      const dt = performance.now() - t;
-      if (dt < 20) perStep = Math.min(perStep * 2, 1 << 12);
-      else if (dt > 60 && perStep > 1) perStep = Math.max(1, Math.floor(perStep / 2));
-      await new Promise((r) => setTimeout(r, 0)); // let the browser paint and handle input
+      perStep = nextStepSize(perStep, dt);
+      await nextFrame(); // let the browser paint and handle input
     }
   } catch (err) {
     if (state.running === id) showError(err);
@@ -282,6 +282,36 @@ async function run(kind) {
       setBusy(false);
     }
   }
+}
+
+// Engine work per animation frame: leaves a 60 Hz frame a few ms for the paint and input.
+const FRAME_BUDGET_MS = 14;
+const MAX_STEP_PIXELS = 1 << 12;
+
+/** Pixels for the next step, from the last step's size and measured engine time. */
+function nextStepSize(pixels, ms) {
+  // Per-pixel cost from the last step; grow at most 4× a frame (the first pixels of a run pay
+  // one-off costs, and timer resolution makes tiny steps look free), shrink as much as needed.
+  const perPixel = Math.max(ms, 0.5) / pixels;
+  const ideal = Math.floor(FRAME_BUDGET_MS / perPixel);
+  return Math.max(1, Math.min(ideal, pixels * 4, MAX_STEP_PIXELS));
+}
+
+/**
+ * Resolves at the next animation frame; when the page is hidden (background tab, where
+ * requestAnimationFrame does not fire) after a zero-delay MessageChannel message instead, so a
+ * completion keeps running at engine speed there. Never a fixed setTimeout delay.
+ */
+function nextFrame() {
+  return new Promise((resolve) => {
+    let done = false;
+    const go = () => { if (!done) { done = true; document.removeEventListener('visibilitychange', onHide); resolve(); } };
+    const viaMessage = () => { const ch = new MessageChannel(); ch.port1.onmessage = go; ch.port2.postMessage(null); };
+    const onHide = () => { if (document.hidden) viaMessage(); };
+    if (document.hidden) return viaMessage();
+    document.addEventListener('visibilitychange', onHide);
+    requestAnimationFrame(go);
+  });
 }
 
 function stop() {

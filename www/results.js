@@ -1,6 +1,9 @@
 // The alternatives: one small canvas per batch item, repainted on every frame, and PNG export.
-
-const SCALE = 4; // device pixels per model pixel in the result thumbnails
+//
+// Each thumbnail canvas has the model's resolution (28×28) and CSS scales it up with
+// `image-rendering: pixelated`, so a repaint is one putImageData into a reused ImageData.
+// (Painting through a fresh OffscreenCanvas + drawImage per item and frame cost ~170 ms per
+// frame in headless Chromium, more than the model itself: see README, "animation loop".)
 
 export class Results {
   /** @param {HTMLElement} container */
@@ -26,8 +29,8 @@ export class Results {
       const figure = document.createElement('figure');
       figure.className = 'alt';
       const canvas = document.createElement('canvas');
-      canvas.width = shape.width * SCALE;
-      canvas.height = shape.height * SCALE;
+      canvas.width = shape.width;
+      canvas.height = shape.height;
       canvas.setAttribute('aria-label', `Alternative ${b + 1}`);
       const caption = document.createElement('figcaption');
       const download = document.createElement('button');
@@ -39,7 +42,10 @@ export class Results {
       caption.append(`#${b + 1} `, download);
       figure.append(canvas, caption);
       this.container.append(figure);
-      this.items.push({ canvas, download, pixels: null });
+      // willReadFrequently: a CPU-backed canvas. A GPU-accelerated one makes every
+      // putImageData an upload + sync, ~40 ms each with a software GPU (headless Chromium).
+      const ctx = canvas.getContext('2d', { willReadFrequently: true });
+      this.items.push({ canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, pixels: null });
     }
   }
 
@@ -48,31 +54,32 @@ export class Results {
     const { width, height, channels, levels } = this.shape;
     const plane = width * height;
     const max = levels - 1;
+    // Read the (wasm) frame's getters once: each is a call into the module.
+    const done = frame.done;
+    const finished = frame.finished;
     this.items.forEach((item, b) => {
-      const ctx = item.canvas.getContext('2d');
-      const image = ctx.createImageData(width, height);
+      const data = item.image.data;
       const base = b * channels * plane;
       item.pixels = pixels.subarray(base, base + channels * plane);
       for (let i = 0; i < plane; i++) {
-        let rgb;
-        const pending = !this.known[i] && this.rank[i] >= frame.done;
+        let r, g, bl;
+        const pending = !this.known[i] && this.rank[i] >= done;
         if (pending) {
-          rgb = (i % width + Math.floor(i / width)) % 2 ? [226, 231, 240] : [240, 243, 248];
+          r = (i % width + Math.floor(i / width)) % 2 ? 226 : 240;
+          g = r === 226 ? 231 : 243;
+          bl = r === 226 ? 240 : 248;
         } else {
-          rgb = colour(item.pixels, i, plane, channels, max);
+          [r, g, bl] = colour(item.pixels, i, plane, channels, max);
           if (!this.known[i]) {
             // Generated pixels get a blue tint so the model's part stands out from the input.
-            rgb = [rgb[0] * 0.55, rgb[1] * 0.65 + 20, rgb[2] * 0.8 + 50];
+            r *= 0.55; g = g * 0.65 + 20; bl = bl * 0.8 + 50;
           }
         }
-        image.data.set([rgb[0], rgb[1], rgb[2], 255], i * 4);
+        const o = i * 4;
+        data[o] = r; data[o + 1] = g; data[o + 2] = bl; data[o + 3] = 255;
       }
-      // Paint at 1:1 on a scratch canvas, then scale up without smoothing.
-      const scratch = new OffscreenCanvas(width, height);
-      scratch.getContext('2d').putImageData(image, 0, 0);
-      ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(scratch, 0, 0, item.canvas.width, item.canvas.height);
-      item.download.disabled = !frame.finished;
+      item.ctx.putImageData(item.image, 0, 0);
+      item.download.disabled = !finished;
     });
   }
 
