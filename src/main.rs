@@ -157,14 +157,29 @@ struct TrainArgs {
     eval_batch: usize,
 }
 
+/// A shipped model, the backend to run it on, and its data set.
 #[derive(Args)]
-struct EvalArgs {
+struct ModelArgs {
     #[command(flatten)]
     data: DataArgs,
     #[arg(long, default_value = "www/models/mnist.json")]
     model: PathBuf,
     #[arg(long, value_enum, default_value = "cpu")]
     backend: Backend,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<(PixelCnn, weights::Manifest, Device), Box<dyn Error>> {
+        let device = device(self.backend)?;
+        let (model, manifest) = weights::load_model(&self.model, &device)?;
+        Ok((model, manifest, device))
+    }
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    model: ModelArgs,
     #[arg(long, default_value_t = 200)]
     batch: usize,
     /// Evaluate on the first N test images only.
@@ -175,11 +190,7 @@ struct EvalArgs {
 #[derive(Args)]
 struct SampleArgs {
     #[command(flatten)]
-    data: DataArgs,
-    #[arg(long, default_value = "www/models/mnist.json")]
-    model: PathBuf,
-    #[arg(long, value_enum, default_value = "cpu")]
-    backend: Backend,
+    model: ModelArgs,
     #[arg(long, default_value = "samples.png")]
     out: PathBuf,
     /// Unconditional samples (first rows of the grid).
@@ -315,9 +326,8 @@ fn run_train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
 }
 
 fn run_eval(args: EvalArgs) -> Result<(), Box<dyn Error>> {
-    let device = device(args.backend)?;
-    let (model, manifest) = weights::load_model(&args.model, &device)?;
-    let mut test_set = args.data.load(Split::Test, manifest.levels)?;
+    let (model, manifest, device) = args.model.load()?;
+    let mut test_set = args.model.data.load(Split::Test, manifest.levels)?;
     if let Some(n) = args.limit {
         test_set = test_set.truncate(n);
     }
@@ -350,8 +360,7 @@ fn complete(
 }
 
 fn run_sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
-    let device = device(args.backend)?;
-    let (model, manifest) = weights::load_model(&args.model, &device)?;
+    let (model, manifest, device) = args.model.load()?;
     let config = &manifest.config;
     let image = config.values_per_image();
     let mut grid = grid::Grid::new(config, args.scale);
@@ -367,7 +376,7 @@ fn run_sample(args: SampleArgs) -> Result<(), Box<dyn Error>> {
         }
     }
     if args.completions > 0 {
-        let test_set = args.data.load(Split::Test, manifest.levels)?;
+        let test_set = args.model.data.load(Split::Test, manifest.levels)?;
         let pixels = config.height * config.width;
         let hidden_from = pixels / 2;
         for t in 0..args.completions.min(test_set.len()) {
