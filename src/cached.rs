@@ -20,10 +20,10 @@
 //! read panics), so pixels are sampled with Gumbel-max on the device exactly like
 //! [`NaiveSampler`](crate::sample::NaiveSampler), with the same positional noise.
 
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::model::{MaskedConv, PixelCnn};
+use crate::model::{MaskedConv, PixelCnn, gate};
 use crate::sample::{
     Completion, SampleError, SampleRequest, SampleState, noise_tensor, sample_levels,
 };
@@ -84,13 +84,6 @@ impl Dense {
         };
         out.reshape([b, rows, cols, self.outputs()])
     }
-}
-
-/// tanh(a) ⊙ σ(b) over the two halves of the last axis.
-fn gate<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let last = D - 1;
-    let half = x.dims()[last] / 2;
-    x.clone().narrow(last, 0, half).tanh() * sigmoid(x.narrow(last, half, half))
 }
 
 /// Constant per-layer tensors plus the layer's caches.
@@ -292,8 +285,8 @@ impl CachedSampler {
             let v_pre = layer.vertical.conv(window, true);
             let above = v_pre.clone().narrow(1, m - 1, 1);
             // The last layer's vertical output feeds nothing.
-            let next_in =
-                (l + 1 < self.layers.len()).then(|| gate(with_class(v_pre, layer.class.as_ref())));
+            let next_in = (l + 1 < self.layers.len())
+                .then(|| gate(with_class(v_pre, layer.class.as_ref()), 3));
             self.layers[l].set_row_term(above);
             if let Some(v) = next_in {
                 let next = &mut self.layers[l + 1];
@@ -324,7 +317,7 @@ impl CachedSampler {
             let layer = &self.layers[l];
             let pre = layer.horizontal.conv(layer.h_in.clone(), false) + layer.row_term.clone();
             let [_, _, _, d] = pre.dims();
-            let gated = gate(pre).reshape([b * w, d / 2]);
+            let gated = gate(pre, 3).reshape([b * w, d / 2]);
             let mut out = layer.output.forward(gated).reshape([b, 1, w, d / 2]);
             if layer.residual {
                 let c_in = layer.h_in.dims()[3];
@@ -388,7 +381,7 @@ impl CachedSampler {
             .slice([0..b, 0..1, col..col + 1, 0..d])
             .reshape([b, d]);
         let pre = layer.horizontal.forward_unbiased(window.clone()) + row_term;
-        let out = layer.output.forward(gate(pre));
+        let out = layer.output.forward(gate(pre, 1));
         if layer.residual {
             out + window.narrow(1, layer.half * c_in, c_in)
         } else {

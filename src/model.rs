@@ -210,20 +210,21 @@ impl GatedLayer {
             Some(c) => (v_pre + c.clone(), h_pre + c.clone()),
             None => (v_pre, h_pre),
         };
-        let h_out = self.output.forward(gate(h_pre));
+        let h_out = self.output.forward(gate(h_pre, 1));
         let horizontal = if self.residual { h_in + h_out } else { h_out };
         LayerOutput {
-            vertical: gate(v_pre),
+            vertical: gate(v_pre, 1),
             horizontal,
         }
     }
 }
 
-/// tanh(a) ⊙ σ(b) over the two halves of the channel axis.
-pub fn gate(x: Tensor<4>) -> Tensor<4> {
-    let half = x.dims()[1] / 2;
-    let a = x.clone().narrow(1, 0, half);
-    let b = x.narrow(1, half, half);
+/// tanh(a) ⊙ σ(b) over the two halves of `axis` (the channel axis: 1 in NCHW, the last one
+/// in the cached sampler's channels-last tensors).
+pub fn gate<const D: usize>(x: Tensor<D>, axis: usize) -> Tensor<D> {
+    let half = x.dims()[axis] / 2;
+    let a = x.clone().narrow(axis, 0, half);
+    let b = x.narrow(axis, half, half);
     a.tanh() * sigmoid(b)
 }
 

@@ -174,6 +174,18 @@ fn js_err(message: impl std::fmt::Display) -> JsError {
     JsError::new(&message.to_string())
 }
 
+/// An optional options object from JS: the defaults when it is `undefined` or `null`.
+fn parse_options<T: Default + serde::de::DeserializeOwned>(
+    options: JsValue,
+    method: &str,
+) -> Result<T, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(T::default());
+    }
+    serde_wasm_bindgen::from_value(options)
+        .map_err(|e| js_err(format!("{method}: bad options: {e}")))
+}
+
 /// Fetches a URL and returns the response, failing on HTTP errors with the status.
 async fn fetch_ok(url: &str) -> Result<web_sys::Response, String> {
     let window = web_sys::window().ok_or("no window: the app must run in a page")?;
@@ -569,12 +581,7 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "StartOptions | undefined")] options: JsValue,
     ) -> Result<String, JsError> {
-        let options: StartOptions = if options.is_undefined() || options.is_null() {
-            StartOptions::default()
-        } else {
-            serde_wasm_bindgen::from_value(options)
-                .map_err(|e| js_err(format!("start: bad options: {e}")))?
-        };
+        let options: StartOptions = parse_options(options, "start")?;
         let batch = options.alternatives.unwrap_or(1);
         if !(1..=MAX_ALTERNATIVES).contains(&batch) {
             return Err(js_err(format!(
@@ -656,12 +663,7 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "BenchOptions | undefined")] options: JsValue,
     ) -> Result<JsValue, JsError> {
-        let options: BenchOptions = if options.is_undefined() || options.is_null() {
-            BenchOptions::default()
-        } else {
-            serde_wasm_bindgen::from_value(options)
-                .map_err(|e| js_err(format!("benchmark: bad options: {e}")))?
-        };
+        let options: BenchOptions = parse_options(options, "benchmark")?;
         let backend = match options.backend {
             Some(b) => self.check_backend(b).map_err(js_err)?,
             None => self.primary_backend(),
