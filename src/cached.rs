@@ -23,68 +23,11 @@
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use crate::model::{MaskedConv, PixelCnn, gate};
+use crate::dense::Dense;
+use crate::model::{PixelCnn, gate};
 use crate::sample::{
     Completion, SampleError, SampleRequest, SampleState, noise_tensor, sample_levels,
 };
-
-/// A masked convolution as a matrix product: [N, kh·kw·C_in] windows, gathered in
-/// (row, column, channel) order, times [kh·kw·C_in, C_out], plus the bias.
-struct Dense {
-    weight: Tensor<2>,
-    bias: Tensor<2>,
-    kernel: [usize; 2],
-}
-
-impl Dense {
-    fn new(conv: &MaskedConv) -> Self {
-        let [c_out, c_in, kh, kw] = conv.weight.dims();
-        Self {
-            weight: conv
-                .masked_weight()
-                .permute([2, 3, 1, 0])
-                .reshape([kh * kw * c_in, c_out]),
-            bias: conv.bias.val().reshape([1, c_out]),
-            kernel: [kh, kw],
-        }
-    }
-
-    fn outputs(&self) -> usize {
-        self.bias.dims()[1]
-    }
-
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.forward_unbiased(x) + self.bias.clone()
-    }
-
-    /// For terms whose bias is folded in elsewhere.
-    fn forward_unbiased(&self, x: Tensor<2>) -> Tensor<2> {
-        x.matmul(self.weight.clone())
-    }
-
-    /// "Valid" convolution of a channels-last window [B, rows + kh - 1, cols + kw - 1, C_in]:
-    /// returns [B, rows, cols, C_out], with the bias unless it is folded in elsewhere.
-    fn conv(&self, window: Tensor<4>, biased: bool) -> Tensor<4> {
-        let [b, in_rows, in_cols, c_in] = window.dims();
-        let [kh, kw] = self.kernel;
-        let (rows, cols) = (in_rows + 1 - kh, in_cols + 1 - kw);
-        let taps = (0..kh)
-            .flat_map(|dy| (0..kw).map(move |dx| (dy, dx)))
-            .map(|(dy, dx)| {
-                window
-                    .clone()
-                    .slice([0..b, dy..dy + rows, dx..dx + cols, 0..c_in])
-            })
-            .collect();
-        let gathered = Tensor::cat(taps, 3).reshape([b * rows * cols, kh * kw * c_in]);
-        let out = if biased {
-            self.forward(gathered)
-        } else {
-            self.forward_unbiased(gathered)
-        };
-        out.reshape([b, rows, cols, self.outputs()])
-    }
-}
 
 /// Constant per-layer tensors plus the layer's caches.
 struct LayerCache {
@@ -165,9 +108,7 @@ impl CachedSampler {
                 } else {
                     config.hidden
                 };
-                let class = layer
-                    .class_term(state.labels.as_ref())
-                    .map(|c| c.permute([0, 2, 3, 1]));
+                let class = layer.class_term(state.labels.as_ref());
                 let mut cache = LayerCache {
                     half,
                     vertical: Dense::new(&layer.vertical),

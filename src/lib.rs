@@ -1,6 +1,7 @@
 //! A Gated PixelCNN in burn that trains natively and runs in the browser.
 
 pub mod config;
+pub mod dense;
 pub mod error;
 pub mod mask;
 pub mod model;

@@ -271,6 +271,7 @@ fn run_train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         checkpoint_every_steps: args.checkpoint_every,
         resume: args.resume,
         max_seconds: args.max_minutes.map(|m| m * 60.0),
+        device_name: device_name(args.backend),
     };
     eprintln!(
         "training {} ({} params) on {} images with {}",
@@ -306,7 +307,7 @@ fn run_train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         test_nll_nats_f32: Some(nll_f32),
         epochs: (outcome.epochs * 100.0).round() / 100.0,
         train_seconds: outcome.train_seconds.round(),
-        device: device_name(args.backend),
+        device: train::describe_history(&outcome.history, train_set.len()),
     };
     let dataset = data::describe(args.data.dataset, args.levels);
     let manifest = weights::save_model(

@@ -9,11 +9,11 @@
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::activation::{log_softmax, relu, sigmoid};
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::PixelCnnConfig;
+use crate::dense::Dense;
 use crate::error::ConfigError;
 use crate::mask::{MaskKind, gate_groups, horizontal_mask, logit_groups, plain_groups};
 
@@ -67,30 +67,9 @@ impl MaskedConv {
         self.weight.val() * self.mask.clone()
     }
 
+    /// "Same" convolution of a channels-last image [B, H, W, C_in] → [B, H, W, C_out].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.forward_with(x, self.masked_weight(), self.bias.val(), true)
-    }
-
-    /// Convolution with given (already masked) weights. `padded = false` runs it on an input
-    /// window that already holds the context ("valid" convolution), as the cached sampler does.
-    pub fn forward_with(
-        &self,
-        x: Tensor<4>,
-        weight: Tensor<4>,
-        bias: Tensor<1>,
-        padded: bool,
-    ) -> Tensor<4> {
-        let padding = if padded {
-            [(self.pad_top, 0), (self.pad_left, self.pad_right)]
-        } else {
-            [(0, 0), (0, 0)]
-        };
-        conv2d(
-            x,
-            weight,
-            Some(bias),
-            ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1),
-        )
+        Dense::new(self).conv_same(x)
     }
 }
 
@@ -111,7 +90,7 @@ pub struct GatedLayer {
     pub residual: bool,
 }
 
-/// Intermediate values of one layer, as the cached sampler needs them.
+/// Channels-last [B, H, W, n] outputs of one layer: what the next layer's two stacks read.
 pub struct LayerOutput {
     pub vertical: Tensor<4>,
     pub horizontal: Tensor<4>,
@@ -174,7 +153,8 @@ impl GatedLayer {
         }
     }
 
-    /// Class bias shaped to broadcast over [B, 2n, H, W]; without labels, the "no class" row.
+    /// Class bias shaped to broadcast over channels-last [B, H, W, 2n]; without labels, the
+    /// "no class" row.
     pub fn class_term(&self, labels: Option<&Tensor<1, Int>>) -> Option<Tensor<4>> {
         let bias = self.class_bias.as_ref()?.val();
         let rows = match labels {
@@ -185,10 +165,10 @@ impl GatedLayer {
             }
         };
         let [b, d] = rows.dims();
-        Some(rows.reshape([b, d, 1, 1]))
+        Some(rows.reshape([b, 1, 1, d]))
     }
 
-    /// Full-image forward pass of this layer.
+    /// Full-image forward pass of this layer, channels-last.
     pub fn forward(&self, v: Tensor<4>, h: Tensor<4>, class: Option<&Tensor<4>>) -> LayerOutput {
         let v_pre = self.vertical.forward(v);
         let h_pre = self.horizontal.forward(h.clone())
@@ -210,17 +190,16 @@ impl GatedLayer {
             Some(c) => (v_pre + c.clone(), h_pre + c.clone()),
             None => (v_pre, h_pre),
         };
-        let h_out = self.output.forward(gate(h_pre, 1));
+        let h_out = self.output.forward(gate(h_pre, 3));
         let horizontal = if self.residual { h_in + h_out } else { h_out };
         LayerOutput {
-            vertical: gate(v_pre, 1),
+            vertical: gate(v_pre, 3),
             horizontal,
         }
     }
 }
 
-/// tanh(a) ⊙ σ(b) over the two halves of `axis` (the channel axis: 1 in NCHW, the last one
-/// in the cached sampler's channels-last tensors).
+/// tanh(a) ⊙ σ(b) over the two halves of `axis` (the channel axis).
 pub fn gate<const D: usize>(x: Tensor<D>, axis: usize) -> Tensor<D> {
     let half = x.dims()[axis] / 2;
     let a = x.clone().narrow(axis, 0, half);
@@ -228,11 +207,12 @@ pub fn gate<const D: usize>(x: Tensor<D>, axis: usize) -> Tensor<D> {
     a.tanh() * sigmoid(b)
 }
 
-/// Moves every row one down (row 0 becomes zeros), so row i sees only rows < i.
+/// Moves every row of a channels-last [B, H, W, C] tensor one down (row 0 becomes zeros), so
+/// row i sees only rows < i.
 pub fn shift_down(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    let zeros = Tensor::zeros([b, c, 1, w], &x.device());
-    Tensor::cat(vec![zeros, x.narrow(2, 0, h - 1)], 2)
+    let h = x.dims()[1];
+    x.narrow(1, 0, h - 1)
+        .pad([(1, 0), (0, 0), (0, 0)], PadMode::Constant(0.0))
 }
 
 #[derive(Module, Debug)]
@@ -283,8 +263,10 @@ impl PixelCnn {
     }
 
     /// Logits [B, C, K, H, W] for images given as level indices [B, C, H, W] (as floats).
+    ///
+    /// Runs channels-last inside (see [`crate::dense`]).
     pub fn forward(&self, levels: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<5> {
-        let x = self.normalize(levels);
+        let x = self.normalize(levels).permute([0, 2, 3, 1]);
         let mut v = x.clone();
         let mut h = x;
         for layer in &self.layers {
@@ -296,12 +278,14 @@ impl PixelCnn {
         self.head(h)
     }
 
-    /// Output head on the last horizontal features: logits [B, C, K, H, W].
+    /// Output head on the last channels-last horizontal features: logits [B, C, K, H, W].
     pub fn head(&self, h: Tensor<4>) -> Tensor<5> {
-        let [b, _, height, width] = h.dims();
+        let [b, height, width, _] = h.dims();
         let hidden = relu(self.head_hidden.forward(relu(h)));
         let logits = self.head_out.forward(hidden);
-        logits.reshape([b, self.config.channels, self.config.levels, height, width])
+        logits
+            .reshape([b, height, width, self.config.channels, self.config.levels])
+            .permute([0, 3, 4, 1, 2])
     }
 
     /// Negative log-likelihood in nats per image, [B].

@@ -28,18 +28,73 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Stop (and checkpoint) after this much wall time, whatever `epochs` says.
     pub max_seconds: Option<f64>,
+    /// Recorded in the checkpoint's training history, e.g. "cpu (burn flex, 2 threads)".
+    pub device_name: String,
 }
 
 /// Progress saved next to each checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrainState {
     pub step: usize,
+    /// Training images seen. Positions in the data are counted in images, not steps, so a run
+    /// may resume with another batch size. Checkpoints written before this field existed
+    /// resume at `step` × the new batch size.
+    #[serde(default)]
+    pub images: usize,
     pub train_seconds: f64,
     pub config: Option<PixelCnnConfig>,
+    /// One entry per device a run trained on, in order (a resumed run on the same device
+    /// extends the last entry).
+    #[serde(default)]
+    pub history: Vec<TrainSegment>,
+}
+
+/// Training done on one device.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainSegment {
+    pub device: String,
+    pub images: usize,
+    pub seconds: f64,
+}
+
+impl TrainState {
+    fn record(&mut self, device: &str, images: usize, seconds: f64) {
+        match self.history.last_mut() {
+            Some(last) if last.device == device => {
+                last.images += images;
+                last.seconds += seconds;
+            }
+            _ => self.history.push(TrainSegment {
+                device: device.to_string(),
+                images,
+                seconds,
+            }),
+        }
+    }
+}
+
+/// The manifest's `device` field: the device, or each device with its share of the training.
+pub fn describe_history(history: &[TrainSegment], train_len: usize) -> String {
+    match history {
+        [only] => only.device.clone(),
+        _ => history
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}: {:.2} epochs in {:.0} s",
+                    s.device,
+                    s.images as f64 / train_len as f64,
+                    s.seconds
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 pub struct TrainOutcome {
     pub model: PixelCnn,
+    pub history: Vec<TrainSegment>,
     pub epochs: f64,
     pub train_seconds: f64,
     pub images_per_second: f64,
@@ -72,14 +127,14 @@ fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// Linear warm-up, then cosine decay driven by whichever runs out first: steps or the time
-/// budget (`time_fraction`), so a time-limited run still ends at a low learning rate.
-fn learning_rate(base: f64, step: usize, total: usize, time_fraction: f64) -> f64 {
-    let warmup = 200.min(total / 10).max(1);
+/// Linear warm-up over the first steps, then cosine decay driven by whichever runs out first:
+/// the planned images or the time budget (`time_fraction`), so a time-limited run still ends
+/// at a low learning rate.
+fn learning_rate(base: f64, step: usize, total_steps: usize, progress: f64) -> f64 {
+    let warmup = 200.min(total_steps / 10).max(1);
     if step < warmup {
         return base * (step + 1) as f64 / warmup as f64;
     }
-    let progress = ((step - warmup) as f64 / (total - warmup).max(1) as f64).max(time_fraction);
     // Cosine decay to 5% of the base rate.
     base * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos()))
 }
@@ -121,9 +176,14 @@ pub fn train(
         optim = optim
             .load(&optim_path)
             .map_err(|e| checkpoint_error(&optim_path, format!("{e:?}")))?;
+        if state.images == 0 {
+            state.images = state.step * options.batch_size;
+        }
         eprintln!(
-            "resumed from step {} ({:.0} s trained)",
-            state.step, state.train_seconds
+            "resumed from step {} ({:.2} epochs, {:.0} s trained)",
+            state.step,
+            state.images as f64 / train_set.len() as f64,
+            state.train_seconds
         );
     }
     let save = |model: &PixelCnn,
@@ -145,8 +205,9 @@ pub fn train(
     };
 
     let batch = options.batch_size.min(train_set.len());
-    let steps_per_epoch = train_set.len() / batch;
-    let total_steps = (options.epochs * steps_per_epoch as f64).ceil() as usize;
+    let len = train_set.len();
+    let total_images = (options.epochs * len as f64).ceil() as usize;
+    let total_steps = state.step + total_images.saturating_sub(state.images).div_ceil(batch);
     let bar = ProgressBar::new(total_steps as u64);
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
@@ -157,22 +218,27 @@ pub fn train(
     let plain_log = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let started = Instant::now();
     let seconds_before = state.train_seconds;
+    let images_before = state.images;
+    let history_before = state.history.clone();
     let mut window_start = Instant::now();
     let mut window_images = 0usize;
     let mut images_per_second = 0.0;
     let pixels = config.values_per_image() as f64;
     let mut order = Vec::new();
     let mut order_epoch = usize::MAX;
-    while state.step < total_steps {
-        let epoch = state.step / steps_per_epoch;
-        if epoch != order_epoch {
-            order = epoch_order(train_set.len(), options.seed, epoch);
-            order_epoch = epoch;
+    while state.images < total_images {
+        let epoch = state.images / len;
+        // A batch may straddle two epochs, each with its own shuffle.
+        let mut indices = Vec::with_capacity(batch);
+        for position in state.images..state.images + batch {
+            if position / len != order_epoch {
+                order_epoch = position / len;
+                order = epoch_order(len, options.seed, order_epoch);
+            }
+            indices.push(order[position % len]);
         }
-        let at = (state.step % steps_per_epoch) * batch;
-        let indices = &order[at..at + batch];
-        let (images, labels) = train_set.batch(indices, &device);
-        let labels = drop_labels(labels, indices, config.classes, options, epoch, &device);
+        let (images, labels) = train_set.batch(&indices, &device);
+        let labels = drop_labels(labels, &indices, config.classes, options, epoch, &device);
         let nll = model.nll(images, labels.as_ref());
         let loss = nll.mean();
         let time_fraction = options
@@ -182,13 +248,14 @@ pub fn train(
             options.learning_rate,
             state.step,
             total_steps,
-            time_fraction,
+            (state.images as f64 / total_images as f64).max(time_fraction),
         );
-        let report = state.step % 25 == 0 || state.step + 1 == total_steps;
+        let report = state.step.is_multiple_of(25) || state.step + 1 == total_steps;
         let loss_value = report.then(|| loss.clone().into_scalar::<f32>());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
         state.step += 1;
+        state.images += batch;
         window_images += batch;
         if let Some(loss_value) = loss_value {
             let elapsed = window_start.elapsed().as_secs_f64();
@@ -199,7 +266,7 @@ pub fn train(
             window_images = 0;
             let message = format!(
                 "epoch {:.2}  loss {:.2} nats ({:.4} bits/dim)  {:.0} img/s  lr {:.1e}",
-                state.step as f64 / steps_per_epoch as f64,
+                state.images as f64 / len as f64,
                 loss_value,
                 loss_value as f64 / pixels / std::f64::consts::LN_2,
                 images_per_second,
@@ -212,12 +279,19 @@ pub fn train(
             bar.set_message(message);
         }
         bar.set_position(state.step as u64);
-        state.train_seconds = seconds_before + started.elapsed().as_secs_f64();
+        let run_seconds = started.elapsed().as_secs_f64();
+        state.train_seconds = seconds_before + run_seconds;
+        state.history = history_before.clone();
+        state.record(
+            &options.device_name,
+            state.images - images_before,
+            run_seconds,
+        );
         let out_of_time = options
             .max_seconds
             .is_some_and(|max| started.elapsed().as_secs_f64() >= max);
-        if state.step % options.checkpoint_every_steps == 0
-            || state.step == total_steps
+        if state.step.is_multiple_of(options.checkpoint_every_steps)
+            || state.images >= total_images
             || out_of_time
         {
             save(&model, &optim, &state)?;
@@ -230,7 +304,8 @@ pub fn train(
     bar.finish();
     Ok(TrainOutcome {
         model: model.valid(),
-        epochs: state.step as f64 / steps_per_epoch as f64,
+        history: state.history,
+        epochs: state.images as f64 / len as f64,
         train_seconds: state.train_seconds,
         images_per_second,
     })
