@@ -76,6 +76,15 @@ fn device_name(backend: Backend) -> String {
     }
 }
 
+/// Threads that share each batch: one per core on the CPU (flex keeps most element-wise ops
+/// on one core), one on a GPU.
+fn default_workers(backend: Backend) -> usize {
+    match backend {
+        Backend::Cpu => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Backend::Cuda | Backend::Vulkan => 1,
+    }
+}
+
 /// The GPU's name when nvidia-smi can tell it, for the manifest's `device` field.
 fn gpu_name() -> String {
     std::process::Command::new("nvidia-smi")
@@ -150,6 +159,9 @@ struct TrainArgs {
     /// Continue from the last checkpoint in --checkpoint-dir.
     #[arg(long)]
     resume: bool,
+    /// Threads sharing each batch (default: one per core on the CPU, 1 on a GPU).
+    #[arg(long)]
+    workers: Option<usize>,
     /// Stop after this many minutes of training (a checkpoint is written).
     #[arg(long)]
     max_minutes: Option<f64>,
@@ -272,6 +284,7 @@ fn run_train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         resume: args.resume,
         max_seconds: args.max_minutes.map(|m| m * 60.0),
         device_name: device_name(args.backend),
+        workers: args.workers.unwrap_or(default_workers(args.backend)),
     };
     eprintln!(
         "training {} ({} params) on {} images with {}",
@@ -287,11 +300,25 @@ fn run_train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     );
 
     eprintln!("evaluating on {} test images", test_set.len());
-    let nll_f32 = train::evaluate(&outcome.model, &test_set, args.eval_batch, &device, true);
+    let nll_f32 = train::evaluate(
+        &outcome.model,
+        &test_set,
+        args.eval_batch,
+        options.workers,
+        &device,
+        true,
+    );
     // Store f16 only if it costs no measurable likelihood (< 0.01 nats per image).
     let f16_bytes = weights::to_safetensors(&outcome.model, StoredDType::F16)?;
     let f16_model = weights::model_from_safetensors(&config, &f16_bytes, &device)?;
-    let nll_f16 = train::evaluate(&f16_model, &test_set, args.eval_batch, &device, true);
+    let nll_f16 = train::evaluate(
+        &f16_model,
+        &test_set,
+        args.eval_batch,
+        options.workers,
+        &device,
+        true,
+    );
     let (dtype, nll) = if nll_f16 - nll_f32 < 0.01 {
         (StoredDType::F16, nll_f16)
     } else {
@@ -332,7 +359,8 @@ fn run_eval(args: EvalArgs) -> Result<(), Box<dyn Error>> {
     if let Some(n) = args.limit {
         test_set = test_set.truncate(n);
     }
-    let nll = train::evaluate(&model, &test_set, args.batch, &device, true);
+    let workers = default_workers(args.model.backend);
+    let nll = train::evaluate(&model, &test_set, args.batch, workers, &device, true);
     println!(
         "{}: test NLL {:.3} nats/image, {:.4} bits/dim over {} images (manifest: {:.3} nats)",
         manifest.name,

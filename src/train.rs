@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,11 @@ pub struct TrainOptions {
     pub max_seconds: Option<f64>,
     /// Recorded in the checkpoint's training history, e.g. "cpu (burn flex, 2 threads)".
     pub device_name: String,
+    /// Threads that each take a share of every batch, forward and backward, on their own copy
+    /// of the parameters; their gradients are summed before the Adam step. On the CPU, flex
+    /// runs most element-wise ops on one core, so a second worker keeps the second core busy.
+    /// Use 1 on a GPU.
+    pub workers: usize,
 }
 
 /// Progress saved next to each checkpoint.
@@ -237,10 +242,6 @@ pub fn train(
             }
             indices.push(order[position % len]);
         }
-        let (images, labels) = train_set.batch(&indices, &device);
-        let labels = drop_labels(labels, &indices, config.classes, options, epoch, &device);
-        let nll = model.nll(images, labels.as_ref());
-        let loss = nll.mean();
         let time_fraction = options
             .max_seconds
             .map_or(0.0, |max| started.elapsed().as_secs_f64() / max);
@@ -251,9 +252,44 @@ pub fn train(
             (state.images as f64 / total_images as f64).max(time_fraction),
         );
         let report = state.step.is_multiple_of(25) || state.step + 1 == total_steps;
-        let loss_value = report.then(|| loss.clone().into_scalar::<f32>());
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(lr, model, grads);
+        let shard = batch.div_ceil(options.workers.clamp(1, batch));
+        let shards: Vec<&[usize]> = indices.chunks(shard).collect();
+        let shard_gradients = |shard: &[usize], model: &PixelCnn| {
+            let (images, labels) = train_set.batch(shard, &device);
+            let labels = drop_labels(labels, shard, config.classes, options, epoch, &device);
+            // Summed over the shard, divided by the whole batch: the shards' gradients add up
+            // to the batch mean's.
+            let loss = model.nll(images, labels.as_ref()).sum() / batch as f64;
+            let value = report.then(|| loss.clone().into_scalar::<f32>());
+            (GradientsParams::from_grads(loss.backward(), model), value)
+        };
+        let results: Vec<(GradientsParams, Option<f32>)> = if shards.len() == 1 {
+            vec![shard_gradients(shards[0], &model)]
+        } else {
+            // Each worker gets its own copy of the parameters (`fork`), hence its own autodiff
+            // graph: a graph shared through the parameter leaves would serialize the backward
+            // passes behind one lock.
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = shards
+                    .iter()
+                    .map(|&shard| {
+                        let replica = model.clone().fork(&device);
+                        let work = &shard_gradients;
+                        scope.spawn(move || work(shard, &replica))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
+        };
+        let loss_value = report.then(|| results.iter().filter_map(|(_, v)| *v).sum::<f32>());
+        let mut accumulator = GradientsAccumulator::<PixelCnn>::new();
+        for (grads, _) in results {
+            accumulator.accumulate(&model, grads);
+        }
+        model = optim.step(lr, model, accumulator.grads());
         state.step += 1;
         state.images += batch;
         window_images += batch;
@@ -335,10 +371,12 @@ fn drop_labels(
 }
 
 /// Mean test NLL in nats per image, without labels (the unconditional likelihood).
+/// `workers` threads each take a share of every batch (see [`TrainOptions::workers`]).
 pub fn evaluate(
     model: &PixelCnn,
     data: &Dataset,
     batch_size: usize,
+    workers: usize,
     device: &Device,
     show_progress: bool,
 ) -> f64 {
@@ -347,14 +385,26 @@ pub fn evaluate(
     } else {
         ProgressBar::hidden()
     };
+    let shard_nll = |shard: &[usize]| -> f64 {
+        let (images, _) = data.batch(shard, device);
+        f64::from(model.nll(images, None).sum().into_scalar::<f32>())
+    };
     let mut total = 0.0;
     let mut start = 0;
     while start < data.len() {
         let end = (start + batch_size).min(data.len());
         let indices: Vec<usize> = (start..end).collect();
-        let (images, _) = data.batch(&indices, device);
-        let nll = model.nll(images, None).sum().into_scalar::<f32>();
-        total += nll as f64;
+        let shard = indices.len().div_ceil(workers.max(1));
+        total += std::thread::scope(|scope| {
+            let handles: Vec<_> = indices
+                .chunks(shard)
+                .map(|chunk| scope.spawn(|| shard_nll(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .sum::<f64>()
+        });
         bar.set_position(end as u64);
         start = end;
     }

@@ -43,6 +43,7 @@ fn options(dir: &std::path::Path, epochs: f64, batch: usize, device: &str) -> Tr
         resume: true,
         max_seconds: None,
         device_name: device.to_string(),
+        workers: 2,
     }
 }
 
