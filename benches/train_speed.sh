@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Training images/second of the shipped architecture: burn (flex CPU backend) vs PyTorch CPU,
-# alternated in one run so both see the same machine load.
+# Training images/second of the shipped architecture: burn (flex CPU backend, one worker thread
+# per core and a single worker) vs PyTorch CPU, alternated in one run so all see the same load.
 #
 #   benches/train_speed.sh [ROUNDS]      (needs data/mnist and `pip install torch`; set PYTHON)
 set -euo pipefail
 rounds=${1:-2}
 python=${PYTHON:-python3}
+cores=$(nproc)
 cargo build --release --bin pixelcnn -q
 for round in $(seq "$rounds"); do
-  "$python" benches/torch_train_speed.py --steps 30 --warmup 5 --batch 64 2>/dev/null | sed "s/^/round $round: /"
-  ./target/release/pixelcnn train --limit 2560 --test-limit 10 --epochs 1 --batch-size 64 \
-    --checkpoint-dir /tmp/pixelcnn-speed --checkpoint-every 100000 --out-dir /tmp/pixelcnn-speed --name speed 2>&1 |
-    grep -o 'trained .*' | sed "s/^/round $round: burn flex: /"
+  "$python" benches/torch_train_speed.py --steps 30 --warmup 5 --batch 64 --threads "$cores" 2>/dev/null |
+    sed "s/^/round $round: /"
+  for workers in "$cores" 1; do
+    ./target/release/pixelcnn train --limit 1280 --test-limit 10 --epochs 1 --batch-size 64 \
+      --workers "$workers" --checkpoint-dir /tmp/pixelcnn-speed --checkpoint-every 100000 \
+      --out-dir /tmp/pixelcnn-speed --name speed 2>&1 |
+      grep -o 'trained .*' | sed "s/^/round $round: burn flex, $workers workers: /"
+    rm -rf /tmp/pixelcnn-speed
+  done
 done

@@ -231,10 +231,17 @@ async function backendSuite(server, backend) {
     await test(`[${backend}] Sample starts from an empty canvas; Stop cancels it`, async () => {
       await setRange(page, 'alternatives', 1);
       await page.click('#sample');
-      await page.waitForFunction(() => (window.pixelcnnApp.lastFrame()?.done ?? 0) > 0 &&
-        window.pixelcnnApp.lastFrame().total === 784, null, { timeout: COMPLETE_TIMEOUT, polling: 250 });
-      await page.click('#stop');
-      assert.equal(await waitForState(page, ['ready', 'error'], 10_000), 'ready');
+      // Stop is clicked inside the page on the first animation frame after the first pixels
+      // arrive: a full sample takes under a second on the CPU, so a click from the test
+      // process could land after it finished.
+      await page.waitForFunction(() => {
+        const frame = window.pixelcnnApp.lastFrame();
+        if (!(frame?.done > 0 && frame.total === 784)) return false;
+        document.getElementById('stop').click();
+        return true;
+      }, null, { timeout: COMPLETE_TIMEOUT, polling: 'raf' });
+      assert.equal(await waitForState(page, ['ready', 'error', 'done'], 10_000), 'ready', 'Stop cancelled the run');
+      assert.ok(await page.evaluate(() => window.pixelcnnApp.lastFrame().done) < 784, 'cancelled before the end');
       assert.ok(await page.$eval('#complete', (b) => !b.disabled), 'Complete is enabled again');
       assert.equal(await errorText(page), '');
     });
