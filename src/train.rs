@@ -269,20 +269,11 @@ pub fn train(
             // Each worker gets its own copy of the parameters (`fork`), hence its own autodiff
             // graph: a graph shared through the parameter leaves would serialize the backward
             // passes behind one lock.
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = shards
-                    .iter()
-                    .map(|&shard| {
-                        let replica = model.clone().fork(&device);
-                        let work = &shard_gradients;
-                        scope.spawn(move || work(shard, &replica))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            })
+            let work = &shard_gradients;
+            in_parallel(shards.iter().map(|&shard| {
+                let replica = model.clone().fork(&device);
+                move || work(shard, &replica)
+            }))
         };
         let loss_value = report.then(|| results.iter().filter_map(|(_, v)| *v).sum::<f32>());
         let mut accumulator = GradientsAccumulator::<PixelCnn>::new();
@@ -395,19 +386,25 @@ pub fn evaluate(
         let end = (start + batch_size).min(data.len());
         let indices: Vec<usize> = (start..end).collect();
         let shard = indices.len().div_ceil(workers.max(1));
-        total += std::thread::scope(|scope| {
-            let handles: Vec<_> = indices
-                .chunks(shard)
-                .map(|chunk| scope.spawn(|| shard_nll(chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .sum::<f64>()
-        });
+        let shard_nll = &shard_nll;
+        total += in_parallel(indices.chunks(shard).map(|chunk| move || shard_nll(chunk)))
+            .into_iter()
+            .sum::<f64>();
         bar.set_position(end as u64);
         start = end;
     }
     bar.finish_and_clear();
     total / data.len() as f64
+}
+
+/// Runs each job on its own scoped thread and returns the results in order; a panic in a job
+/// is re-raised here.
+fn in_parallel<T: Send, F: FnOnce() -> T + Send>(jobs: impl Iterator<Item = F>) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs.map(|job| scope.spawn(job)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
