@@ -78,6 +78,10 @@ impl Split {
     }
 }
 
+/// Seed of the fixed binarization of the validation slice carved from the training split:
+/// its own draw, so the bits it is scored on are not the ones training saw with seed 1.
+pub const VALIDATION_BINARIZE_SEED: u64 = 3;
+
 /// Images as level indices, [N, C, H, W] row-major, with labels.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -87,6 +91,9 @@ pub struct Dataset {
     pub height: usize,
     pub width: usize,
     pub levels: usize,
+    /// The 8-bit pixels behind a binarized set, kept so that training can draw fresh bits
+    /// each epoch ([`Dataset::batch_drawn`]); None for sets that are used as they are.
+    pub grey: Option<Vec<u8>>,
 }
 
 /// How the levels were made, for manifests and the README.
@@ -137,7 +144,8 @@ impl Dataset {
                 labels: label_dims[0],
             });
         }
-        let images = quantize(&pixels, levels, split.binarize_seed(), dims[1] * dims[2])?;
+        let image_size = dims[1] * dims[2];
+        let images = quantize(&pixels, levels, split.binarize_seed(), image_size)?;
         Ok(Self {
             images,
             labels,
@@ -145,14 +153,46 @@ impl Dataset {
             height: dims[1],
             width: dims[2],
             levels,
+            grey: (levels == 2).then_some(pixels),
         })
     }
 
     /// The first `n` items (for quick evaluations and fixtures).
     pub fn truncate(mut self, n: usize) -> Self {
         let n = n.min(self.len());
-        self.images.truncate(n * self.image_size());
+        let size = self.image_size();
+        self.images.truncate(n * size);
+        if let Some(grey) = self.grey.as_mut() {
+            grey.truncate(n * size);
+        }
         self.labels.truncate(n);
+        self
+    }
+
+    /// Splits off the last `n` items (fewer if the set is smaller), e.g. a validation slice.
+    pub fn split_off_last(mut self, n: usize) -> (Self, Self) {
+        let keep = self.len() - n.min(self.len());
+        let size = self.image_size();
+        let tail = Self {
+            images: self.images.split_off(keep * size),
+            labels: self.labels.split_off(keep),
+            grey: self.grey.as_mut().map(|g| g.split_off(keep * size)),
+            ..self.clone()
+        };
+        (self, tail)
+    }
+
+    /// The same images binarized once more with another fixed seed; unchanged for sets that
+    /// keep no 8-bit source.
+    pub fn rebinarized(mut self, seed: u64) -> Self {
+        if let Some(grey) = &self.grey {
+            let size = self.image_size();
+            self.images = grey
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| binary_draw(p, uniform(seed, i / size, 0, i % size, 0)))
+                .collect();
+        }
         self
     }
 
@@ -161,12 +201,46 @@ impl Dataset {
         let size = self.image_size();
         let mut values = Vec::with_capacity(indices.len() * size);
         for &i in indices {
+            values.extend(self.image(i).iter().map(|&v| v as i64));
+        }
+        self.tensors(values, indices, device)
+    }
+
+    /// Like [`Dataset::batch`], with the bits of a binarized set drawn afresh: item
+    /// `indices[j]` gets draw `draws[j]` (training uses the epoch). Each pixel is 1 with
+    /// probability pixel/255, deterministic in (seed, draw, item, pixel). Sets without an 8-bit
+    /// source are returned as they are.
+    pub fn batch_drawn(
+        &self,
+        indices: &[usize],
+        draws: &[usize],
+        seed: u64,
+        device: &Device,
+    ) -> (Tensor<4, Int>, Tensor<1, Int>) {
+        let Some(grey) = &self.grey else {
+            return self.batch(indices, device);
+        };
+        let size = self.image_size();
+        let mut values = Vec::with_capacity(indices.len() * size);
+        for (&i, &draw) in indices.iter().zip(draws) {
             values.extend(
-                self.images[i * size..(i + 1) * size]
+                grey[i * size..(i + 1) * size]
                     .iter()
-                    .map(|&v| v as i64),
+                    .enumerate()
+                    .map(|(p, &g)| {
+                        i64::from(binary_draw(g, uniform(seed ^ DRAW_SALT, i, 1, p, draw)))
+                    }),
             );
         }
+        self.tensors(values, indices, device)
+    }
+
+    fn tensors(
+        &self,
+        values: Vec<i64>,
+        indices: &[usize],
+        device: &Device,
+    ) -> (Tensor<4, Int>, Tensor<1, Int>) {
         let labels: Vec<i64> = indices.iter().map(|&i| self.labels[i] as i64).collect();
         let shape = [indices.len(), self.channels, self.height, self.width];
         (
@@ -181,6 +255,14 @@ impl Dataset {
     }
 }
 
+/// Keeps per-epoch draws apart from the fixed binarizations, whatever the training seed.
+const DRAW_SALT: u64 = 0xB1A5_ED00_D5A3_F00D;
+
+/// One Bernoulli(pixel/255) bit from a uniform in (0, 1).
+fn binary_draw(pixel: u8, u: f64) -> u8 {
+    u8::from(u < f64::from(pixel) / 255.0)
+}
+
 /// Maps 8-bit pixels to `levels` values. Binarization draws each pixel once from
 /// Bernoulli(pixel/255) with a position-addressed seed, so it is the same on every machine.
 fn quantize(
@@ -193,10 +275,7 @@ fn quantize(
         2 => Ok(pixels
             .iter()
             .enumerate()
-            .map(|(i, &p)| {
-                let u = uniform(seed, i / image_size, 0, i % image_size, 0);
-                u8::from(u < p as f64 / 255.0)
-            })
+            .map(|(i, &p)| binary_draw(p, uniform(seed, i / image_size, 0, i % image_size, 0)))
             .collect()),
         256 => Ok(pixels.to_vec()),
         other => Err(DataError::Levels(other)),

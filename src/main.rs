@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use pixelcnn::data::{self, Dataset, DatasetKind, Split};
 use pixelcnn::sample::{Completion, SampleRequest};
-use pixelcnn::train::{self, TrainOptions};
+use pixelcnn::train::{self, Schedule, TrainOptions};
 use pixelcnn::weights::{self, Metrics, StoredDType};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
@@ -127,12 +127,27 @@ struct TrainArgs {
     name: String,
     #[arg(long, default_value = "www/models")]
     out_dir: PathBuf,
-    #[arg(long, default_value_t = 10.0)]
-    epochs: f64,
-    #[arg(long, default_value_t = 64)]
+    /// Epochs planned in all, resumed runs included: the learning rate follows one cosine
+    /// over them and training stops there [default on a new run: 15; on resume: the
+    /// checkpoint's].
+    #[arg(long, alias = "epochs")]
+    total_epochs: Option<f64>,
+    #[arg(long, default_value_t = 32)]
     batch_size: usize,
-    #[arg(long, default_value_t = 2e-3)]
-    lr: f64,
+    /// Peak learning rate, after the warm-up [default on a new run: 1e-3; on resume: the
+    /// checkpoint's].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Train on one fixed binarization instead of fresh bits every epoch.
+    #[arg(long)]
+    fixed_binarization: bool,
+    /// Training images held out (the last ones of the training split) for the validation
+    /// curve; they get their own fixed binarization.
+    #[arg(long, default_value_t = 5000)]
+    validation_split: usize,
+    /// Validation images scored at each checkpoint.
+    #[arg(long, default_value_t = 500)]
+    validation_images: usize,
     #[arg(long, default_value_t = 0.2)]
     label_dropout: f64,
     #[arg(long, default_value_t = 0)]
@@ -154,8 +169,9 @@ struct TrainArgs {
     test_limit: Option<usize>,
     #[arg(long, default_value = "checkpoints")]
     checkpoint_dir: PathBuf,
-    #[arg(long, default_value_t = 500)]
-    checkpoint_every: usize,
+    /// Minutes between checkpoints.
+    #[arg(long, default_value_t = 10.0)]
+    checkpoint_minutes: f64,
     /// Continue from the last checkpoint in --checkpoint-dir.
     #[arg(long)]
     resume: bool,
@@ -255,7 +271,11 @@ fn bits_per_dim(nats: f64, config: &PixelCnnConfig) -> f64 {
 
 fn run_train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     let device = device(args.backend)?;
-    let mut train_set = args.data.load(Split::Train, args.levels)?;
+    let (mut train_set, validation) = args
+        .data
+        .load(Split::Train, args.levels)?
+        .split_off_last(args.validation_split);
+    let validation = validation.rebinarized(data::VALIDATION_BINARIZE_SEED);
     if let Some(n) = args.limit {
         train_set = train_set.truncate(n);
     }
@@ -273,14 +293,25 @@ fn run_train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         head: args.head,
         ..PixelCnnConfig::mnist()
     };
+    let resuming = args.resume && args.checkpoint_dir.join("state.json").exists();
+    let schedule = match (args.lr, args.total_epochs, resuming) {
+        (Some(lr), Some(epochs), _) => Some(Schedule::new(lr, epochs)),
+        // The checkpoint's own schedule.
+        (None, None, true) => None,
+        (_, _, true) => {
+            return Err("on resume give both --lr and --total-epochs, or neither (to keep the checkpoint's schedule)".into());
+        }
+        (lr, epochs, false) => Some(Schedule::new(lr.unwrap_or(1e-3), epochs.unwrap_or(15.0))),
+    };
     let options = TrainOptions {
-        epochs: args.epochs,
+        schedule,
         batch_size: args.batch_size,
-        learning_rate: args.lr,
         label_dropout: args.label_dropout,
+        resample_binarization: !args.fixed_binarization,
         seed: args.seed,
         checkpoint_dir: args.checkpoint_dir.clone(),
-        checkpoint_every_steps: args.checkpoint_every,
+        checkpoint_seconds: args.checkpoint_minutes * 60.0,
+        validation_images: args.validation_images,
         resume: args.resume,
         max_seconds: args.max_minutes.map(|m| m * 60.0),
         device_name: device_name(args.backend),
@@ -293,7 +324,7 @@ fn run_train(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         train_set.len(),
         device_name(args.backend)
     );
-    let outcome = train::train(&config, &train_set, &device, &options)?;
+    let outcome = train::train(&config, &train_set, Some(&validation), &device, &options)?;
     eprintln!(
         "trained {:.2} epochs in {:.0} s ({:.0} img/s at the end)",
         outcome.epochs, outcome.train_seconds, outcome.images_per_second

@@ -17,16 +17,19 @@ use crate::sample::uniform;
 
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
-    pub epochs: f64,
+    /// The learning-rate schedule; on resume, the checkpoint's unless given anew.
+    pub schedule: Option<Schedule>,
     pub batch_size: usize,
-    pub learning_rate: f64,
     /// Probability of replacing a label by "no class" so one model also samples unconditionally.
     pub label_dropout: f64,
+    /// Draw fresh bits from the grey values every epoch (binarized sets with an 8-bit source).
+    pub resample_binarization: bool,
     pub seed: u64,
     pub checkpoint_dir: PathBuf,
-    pub checkpoint_every_steps: usize,
+    /// Wall-clock seconds between checkpoints (one is also written at the end).
+    pub checkpoint_seconds: f64,
     pub resume: bool,
-    /// Stop (and checkpoint) after this much wall time, whatever `epochs` says.
+    /// Stop (and checkpoint) after this much wall time, whatever the schedule says.
     pub max_seconds: Option<f64>,
     /// Recorded in the checkpoint's training history, e.g. "cpu (burn flex, 2 threads)".
     pub device_name: String,
@@ -35,6 +38,43 @@ pub struct TrainOptions {
     /// runs most element-wise ops on one core, so a second worker keeps the second core busy.
     /// Use 1 on a GPU.
     pub workers: usize,
+    /// Validation images scored at each checkpoint (0: none).
+    pub validation_images: usize,
+}
+
+/// Learning rate as a function of the training images seen, over the whole planned run:
+/// a linear warm-up, then one cosine from `learning_rate` down to 5 % of it at `total_epochs`.
+/// A resumed run continues the same curve, whatever its time budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub learning_rate: f64,
+    /// Epochs planned in all; training stops there.
+    pub total_epochs: f64,
+    pub warmup_images: usize,
+}
+
+impl Schedule {
+    pub fn new(learning_rate: f64, total_epochs: f64) -> Self {
+        Self {
+            learning_rate,
+            total_epochs,
+            warmup_images: 6_400,
+        }
+    }
+
+    pub fn total_images(&self, train_len: usize) -> usize {
+        (self.total_epochs * train_len as f64).ceil() as usize
+    }
+
+    /// The rate for the step that starts at image `images`.
+    pub fn rate(&self, images: usize, train_len: usize) -> f64 {
+        let total = self.total_images(train_len).max(1) as f64;
+        let warmup = (self.warmup_images as f64).min(total / 10.0).max(1.0);
+        let ramp = ((images as f64 + 1.0) / warmup).min(1.0);
+        let progress = (images as f64 / total).min(1.0);
+        let cosine = 0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        self.learning_rate * ramp * cosine
+    }
 }
 
 /// Progress saved next to each checkpoint.
@@ -52,6 +92,9 @@ pub struct TrainState {
     /// extends the last entry).
     #[serde(default)]
     pub history: Vec<TrainSegment>,
+    /// The learning-rate schedule the run follows.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
 }
 
 /// Training done on one device.
@@ -103,6 +146,51 @@ pub struct TrainOutcome {
     pub epochs: f64,
     pub train_seconds: f64,
     pub images_per_second: f64,
+    /// (images seen before the step, learning rate) for every step of this run.
+    pub rates: Vec<(usize, f64)>,
+    /// Mean training loss (nats per image) of every step of this run.
+    pub losses: Vec<f64>,
+}
+
+/// One line of the training curve, appended to `curve.csv` in the checkpoint folder at every
+/// checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurvePoint {
+    pub images: usize,
+    pub epoch: f64,
+    pub learning_rate: f64,
+    /// Mean training loss since the previous point, nats per image.
+    pub train_nll: f64,
+    /// NLL on the validation images, nats per image; NaN when none were scored.
+    pub valid_nll: f64,
+}
+
+impl CurvePoint {
+    pub const HEADER: &'static str = "images,epoch,learning_rate,train_nll,valid_nll";
+
+    fn to_csv(&self) -> String {
+        format!(
+            "{},{:.4},{:.3e},{:.3},{:.3}",
+            self.images, self.epoch, self.learning_rate, self.train_nll, self.valid_nll
+        )
+    }
+
+    /// Reads a curve file written by [`train`]; lines that do not parse are skipped.
+    pub fn read_csv(text: &str) -> Vec<Self> {
+        text.lines()
+            .skip(1)
+            .filter_map(|line| {
+                let f: Vec<&str> = line.split(',').collect();
+                Some(Self {
+                    images: f.first()?.parse().ok()?,
+                    epoch: f.get(1)?.parse().ok()?,
+                    learning_rate: f.get(2)?.parse().ok()?,
+                    train_nll: f.get(3)?.parse().ok()?,
+                    valid_nll: f.get(4)?.parse().ok()?,
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +201,10 @@ pub enum TrainError {
     Config(#[from] crate::error::ConfigError),
     #[error("the training set is empty")]
     Empty,
+    #[error(
+        "no learning-rate schedule: pass --lr and --total-epochs (a new run, or a checkpoint made before schedules were stored)"
+    )]
+    NoSchedule,
 }
 
 fn checkpoint_error(path: &Path, message: impl ToString) -> TrainError {
@@ -132,27 +224,18 @@ fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// Linear warm-up over the first steps, then cosine decay driven by whichever runs out first:
-/// the planned images or the time budget (`time_fraction`), so a time-limited run still ends
-/// at a low learning rate.
-fn learning_rate(base: f64, step: usize, total_steps: usize, progress: f64) -> f64 {
-    let warmup = 200.min(total_steps / 10).max(1);
-    if step < warmup {
-        return base * (step + 1) as f64 / warmup as f64;
-    }
-    // Cosine decay to 5% of the base rate.
-    base * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos()))
-}
-
+/// Trains (or resumes) a model on `train_set`, scoring `validation` at every checkpoint.
 pub fn train(
     config: &PixelCnnConfig,
     train_set: &Dataset,
+    validation: Option<&Dataset>,
     device: &Device,
     options: &TrainOptions,
 ) -> Result<TrainOutcome, TrainError> {
     if train_set.is_empty() {
         return Err(TrainError::Empty);
     }
+    let eval_device = device.clone();
     let device = device.clone().autodiff();
     device.seed(options.seed);
     let mut model = PixelCnn::new(config, &device)?;
@@ -165,6 +248,8 @@ pub fn train(
     let model_path = options.checkpoint_dir.join("model.bpk");
     let optim_path = options.checkpoint_dir.join("optim.bpk");
     let state_path = options.checkpoint_dir.join("state.json");
+    let curve_path = options.checkpoint_dir.join("curve.csv");
+    let len = train_set.len();
     if options.resume && state_path.exists() {
         let json =
             std::fs::read_to_string(&state_path).map_err(|e| checkpoint_error(&state_path, e))?;
@@ -187,13 +272,18 @@ pub fn train(
         eprintln!(
             "resumed from step {} ({:.2} epochs, {:.0} s trained)",
             state.step,
-            state.images as f64 / train_set.len() as f64,
+            state.images as f64 / len as f64,
             state.train_seconds
         );
     }
+    if let Some(schedule) = &options.schedule {
+        state.schedule = Some(schedule.clone());
+    }
+    let schedule = state.schedule.clone().ok_or(TrainError::NoSchedule)?;
     let save = |model: &PixelCnn,
                 optim: &burn::optim::ModuleOptimizer,
-                state: &TrainState|
+                state: &TrainState,
+                point: &CurvePoint|
      -> Result<(), TrainError> {
         std::fs::create_dir_all(&options.checkpoint_dir)
             .map_err(|e| checkpoint_error(&options.checkpoint_dir, e))?;
@@ -206,12 +296,12 @@ pub fn train(
             .map_err(|e| checkpoint_error(&optim_path, format!("{e:?}")))?;
         let json =
             serde_json::to_string_pretty(state).map_err(|e| checkpoint_error(&state_path, e))?;
-        std::fs::write(&state_path, json).map_err(|e| checkpoint_error(&state_path, e))
+        std::fs::write(&state_path, json).map_err(|e| checkpoint_error(&state_path, e))?;
+        append_curve(&curve_path, point)
     };
 
-    let batch = options.batch_size.min(train_set.len());
-    let len = train_set.len();
-    let total_images = (options.epochs * len as f64).ceil() as usize;
+    let batch = options.batch_size.min(len);
+    let total_images = schedule.total_images(len);
     let total_steps = state.step + total_images.saturating_sub(state.images).div_ceil(batch);
     let bar = ProgressBar::new(total_steps as u64);
     bar.set_style(
@@ -225,45 +315,48 @@ pub fn train(
     let seconds_before = state.train_seconds;
     let images_before = state.images;
     let history_before = state.history.clone();
+    let mut last_checkpoint = Instant::now();
     let mut window_start = Instant::now();
     let mut window_images = 0usize;
     let mut images_per_second = 0.0;
+    let mut rates = Vec::new();
+    let mut losses = Vec::new();
+    let mut since_checkpoint = (0.0, 0usize);
     let pixels = config.values_per_image() as f64;
     let mut order = Vec::new();
     let mut order_epoch = usize::MAX;
     while state.images < total_images {
         let epoch = state.images / len;
-        // A batch may straddle two epochs, each with its own shuffle.
+        // A batch may straddle two epochs, each with its own shuffle (and its own bits).
         let mut indices = Vec::with_capacity(batch);
+        let mut epochs = Vec::with_capacity(batch);
         for position in state.images..state.images + batch {
             if position / len != order_epoch {
                 order_epoch = position / len;
                 order = epoch_order(len, options.seed, order_epoch);
             }
             indices.push(order[position % len]);
+            epochs.push(order_epoch);
         }
-        let time_fraction = options
-            .max_seconds
-            .map_or(0.0, |max| started.elapsed().as_secs_f64() / max);
-        let lr = learning_rate(
-            options.learning_rate,
-            state.step,
-            total_steps,
-            (state.images as f64 / total_images as f64).max(time_fraction),
-        );
-        let report = state.step.is_multiple_of(25) || state.step + 1 == total_steps;
+        let lr = schedule.rate(state.images, len);
+        rates.push((state.images, lr));
         let shard = batch.div_ceil(options.workers.clamp(1, batch));
-        let shards: Vec<&[usize]> = indices.chunks(shard).collect();
-        let shard_gradients = |shard: &[usize], model: &PixelCnn| {
-            let (images, labels) = train_set.batch(shard, &device);
+        let shards: Vec<(&[usize], &[usize])> =
+            indices.chunks(shard).zip(epochs.chunks(shard)).collect();
+        let shard_gradients = |(shard, shard_epochs): (&[usize], &[usize]), model: &PixelCnn| {
+            let (images, labels) = if options.resample_binarization {
+                train_set.batch_drawn(shard, shard_epochs, options.seed, &device)
+            } else {
+                train_set.batch(shard, &device)
+            };
             let labels = drop_labels(labels, shard, config.classes, options, epoch, &device);
             // Summed over the shard, divided by the whole batch: the shards' gradients add up
             // to the batch mean's.
             let loss = model.nll(images, labels.as_ref()).sum() / batch as f64;
-            let value = report.then(|| loss.clone().into_scalar::<f32>());
+            let value = f64::from(loss.clone().into_scalar::<f32>());
             (GradientsParams::from_grads(loss.backward(), model), value)
         };
-        let results: Vec<(GradientsParams, Option<f32>)> = if shards.len() == 1 {
+        let results: Vec<(GradientsParams, f64)> = if shards.len() == 1 {
             vec![shard_gradients(shards[0], &model)]
         } else {
             // Each worker gets its own copy of the parameters (`fork`), hence its own autodiff
@@ -275,7 +368,10 @@ pub fn train(
                 move || work(shard, &replica)
             }))
         };
-        let loss_value = report.then(|| results.iter().filter_map(|(_, v)| *v).sum::<f32>());
+        let loss_value: f64 = results.iter().map(|(_, v)| v).sum();
+        losses.push(loss_value);
+        since_checkpoint.0 += loss_value;
+        since_checkpoint.1 += 1;
         let mut accumulator = GradientsAccumulator::<PixelCnn>::new();
         for (grads, _) in results {
             accumulator.accumulate(&model, grads);
@@ -284,23 +380,23 @@ pub fn train(
         state.step += 1;
         state.images += batch;
         window_images += batch;
-        if let Some(loss_value) = loss_value {
+        if state.step.is_multiple_of(25) || state.images >= total_images {
             let elapsed = window_start.elapsed().as_secs_f64();
-            if elapsed > 0.0 && state.step > 1 {
+            if elapsed > 0.0 {
                 images_per_second = window_images as f64 / elapsed;
             }
             window_start = Instant::now();
             window_images = 0;
             let message = format!(
-                "epoch {:.2}  loss {:.2} nats ({:.4} bits/dim)  {:.0} img/s  lr {:.1e}",
+                "epoch {:.2}  loss {:.2} nats ({:.4} bits/dim)  {:.1} img/s  lr {:.2e}",
                 state.images as f64 / len as f64,
                 loss_value,
-                loss_value as f64 / pixels / std::f64::consts::LN_2,
+                loss_value / pixels / std::f64::consts::LN_2,
                 images_per_second,
                 lr
             );
             // Without a terminal the bar is invisible: log a plain line now and then instead.
-            if plain_log && state.step % 250 == 1 {
+            if plain_log && state.step.is_multiple_of(250) {
                 eprintln!("step {}/{}  {message}", state.step, total_steps);
             }
             bar.set_message(message);
@@ -308,20 +404,51 @@ pub fn train(
         bar.set_position(state.step as u64);
         let run_seconds = started.elapsed().as_secs_f64();
         state.train_seconds = seconds_before + run_seconds;
-        state.history = history_before.clone();
-        state.record(
-            &options.device_name,
-            state.images - images_before,
-            run_seconds,
-        );
-        let out_of_time = options
-            .max_seconds
-            .is_some_and(|max| started.elapsed().as_secs_f64() >= max);
-        if state.step.is_multiple_of(options.checkpoint_every_steps)
-            || state.images >= total_images
+        let out_of_time = options.max_seconds.is_some_and(|max| run_seconds >= max);
+        let finished = state.images >= total_images;
+        if last_checkpoint.elapsed().as_secs_f64() >= options.checkpoint_seconds
+            || finished
             || out_of_time
         {
-            save(&model, &optim, &state)?;
+            state.history = history_before.clone();
+            state.record(
+                &options.device_name,
+                state.images - images_before,
+                run_seconds,
+            );
+            let valid_nll = match validation {
+                Some(set) if options.validation_images > 0 => {
+                    let set = set.clone().truncate(options.validation_images);
+                    evaluate(
+                        &model.valid(),
+                        &set,
+                        100,
+                        options.workers,
+                        &eval_device,
+                        false,
+                    )
+                }
+                _ => f64::NAN,
+            };
+            let point = CurvePoint {
+                images: state.images,
+                epoch: state.images as f64 / len as f64,
+                learning_rate: lr,
+                train_nll: since_checkpoint.0 / since_checkpoint.1.max(1) as f64,
+                valid_nll,
+            };
+            save(&model, &optim, &state, &point)?;
+            let line = format!(
+                "checkpoint at step {}: epoch {:.3}, train {:.3} nats, validation {:.3} nats",
+                state.step, point.epoch, point.train_nll, point.valid_nll
+            );
+            if plain_log {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+            since_checkpoint = (0.0, 0);
+            last_checkpoint = Instant::now();
         }
         if out_of_time {
             bar.println(format!("time budget reached at step {}", state.step));
@@ -335,7 +462,23 @@ pub fn train(
         epochs: state.images as f64 / len as f64,
         train_seconds: state.train_seconds,
         images_per_second,
+        rates,
+        losses,
     })
+}
+
+fn append_curve(path: &Path, point: &CurvePoint) -> Result<(), TrainError> {
+    use std::io::Write;
+    let fresh = !path.exists();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| checkpoint_error(path, e))?;
+    if fresh {
+        writeln!(file, "{}", CurvePoint::HEADER).map_err(|e| checkpoint_error(path, e))?;
+    }
+    writeln!(file, "{}", point.to_csv()).map_err(|e| checkpoint_error(path, e))
 }
 
 /// Replaces a seeded fraction of labels by the "no class" index.

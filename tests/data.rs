@@ -74,3 +74,54 @@ fn bad_idx_files_give_clear_errors() {
     let err = Dataset::load(DatasetKind::Mnist, &dir, Split::Test, 7).expect_err("levels");
     assert!(err.to_string().contains("levels"), "{err}");
 }
+
+#[test]
+fn fresh_binarization_is_deterministic_per_seed_and_epoch_and_differs_across_epochs() {
+    let n = 20;
+    let images: Vec<u8> = (0..n * 16).map(|i| [0, 255, 128, 64][i % 4]).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let dir = fixture("draw", &images, &labels, n);
+    let set = Dataset::load(DatasetKind::Mnist, &dir, Split::Test, 2).expect("load");
+    let device = Device::flex();
+    let items: Vec<usize> = (0..n).collect();
+    let draw = |epoch: usize, seed: u64| -> Vec<i64> {
+        set.batch_drawn(&items, &vec![epoch; n], seed, &device)
+            .0
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("levels")
+    };
+    assert_eq!(draw(0, 7), draw(0, 7), "same seed and epoch, same bits");
+    assert_ne!(draw(0, 7), draw(1, 7), "another epoch draws other bits");
+    assert_ne!(draw(0, 7), draw(0, 8), "another seed draws other bits");
+    let fixed: Vec<i64> = set.images.iter().map(|&v| i64::from(v)).collect();
+    assert_ne!(draw(0, 7), fixed, "a draw is not the fixed binarization");
+    // Every draw still follows the intensities: black never, white always, grey sometimes.
+    for epoch in 0..3 {
+        let bits = draw(epoch, 7);
+        for (i, &b) in bits.iter().enumerate() {
+            match images[i] {
+                0 => assert_eq!(b, 0),
+                255 => assert_eq!(b, 1),
+                _ => assert!(b == 0 || b == 1),
+            }
+        }
+        let mid: Vec<i64> = bits.iter().skip(2).step_by(4).copied().collect();
+        let share = mid.iter().sum::<i64>() as f64 / mid.len() as f64;
+        assert!(
+            (0.3..0.7).contains(&share),
+            "pixel 128 is on about half the time: {share}"
+        );
+    }
+    let (rest, tail) = set.clone().split_off_last(5);
+    assert_eq!((rest.len(), tail.len()), (15, 5));
+    assert_eq!(tail.image(0), set.image(15));
+    let again = tail.clone().rebinarized(3);
+    assert_eq!(again.images, tail.clone().rebinarized(3).images);
+    assert_ne!(
+        again.images, tail.images,
+        "another fixed seed gives other bits"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

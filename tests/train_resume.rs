@@ -1,10 +1,11 @@
-//! Resumable training: a run split in two with different batch sizes continues from the same
-//! image position, and the checkpoint keeps a per-device history for the manifest.
+//! Training: a run split in two (even with different batch sizes) continues from the same image
+//! position and on the same learning-rate curve, the checkpoint keeps a per-device history for
+//! the manifest, and a short run lowers the loss.
 
 use burn::tensor::Device;
 use pixelcnn::PixelCnnConfig;
 use pixelcnn::data::Dataset;
-use pixelcnn::train::{TrainOptions, TrainSegment, TrainState, describe_history, train};
+use pixelcnn::train::{Schedule, TrainOptions, TrainSegment, TrainState, describe_history, train};
 
 fn tiny_set(n: usize) -> Dataset {
     Dataset {
@@ -16,6 +17,7 @@ fn tiny_set(n: usize) -> Dataset {
         height: 4,
         width: 4,
         levels: 2,
+        grey: None,
     }
 }
 
@@ -33,17 +35,39 @@ fn tiny_config() -> PixelCnnConfig {
 
 fn options(dir: &std::path::Path, epochs: f64, batch: usize, device: &str) -> TrainOptions {
     TrainOptions {
-        epochs,
+        schedule: Some(Schedule::new(1e-3, epochs)),
         batch_size: batch,
-        learning_rate: 1e-3,
         label_dropout: 0.2,
+        resample_binarization: true,
         seed: 3,
         checkpoint_dir: dir.to_path_buf(),
-        checkpoint_every_steps: 1000,
+        checkpoint_seconds: 1e9,
         resume: true,
         max_seconds: None,
         device_name: device.to_string(),
         workers: 2,
+        validation_images: 0,
+    }
+}
+
+/// A temporary folder removed when dropped, also when the test fails.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("pixelcnn-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        Self(path)
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -54,18 +78,19 @@ fn state(dir: &std::path::Path) -> TrainState {
 
 #[test]
 fn resuming_with_another_batch_size_continues_at_the_same_image() {
-    let dir = std::env::temp_dir().join(format!("pixelcnn-resume-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("resume");
+    let dir = dir.path();
     let (set, config, device) = (tiny_set(20), tiny_config(), Device::flex());
 
-    let first = train(&config, &set, &device, &options(&dir, 1.0, 8, "gpu A")).expect("train");
-    let after_first = state(&dir);
+    let first = train(&config, &set, None, &device, &options(dir, 1.0, 8, "gpu A")).expect("train");
+    let after_first = state(dir);
     assert_eq!(after_first.images, 24, "3 steps of 8 cover one epoch of 20");
     assert_eq!(after_first.step, 3);
     assert!((first.epochs - 1.2).abs() < 1e-9, "{}", first.epochs);
 
-    let second = train(&config, &set, &device, &options(&dir, 2.0, 3, "cpu B")).expect("resume");
-    let after_second = state(&dir);
+    let second =
+        train(&config, &set, None, &device, &options(dir, 2.0, 3, "cpu B")).expect("resume");
+    let after_second = state(dir);
     assert_eq!(
         after_second.images,
         24 + 6 * 3,
@@ -86,7 +111,6 @@ fn resuming_with_another_batch_size_continues_at_the_same_image() {
             .abs()
             < 1e-6
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -108,5 +132,67 @@ fn history_names_each_device_with_its_share() {
     assert_eq!(
         describe_history(&two, 60_000),
         "gpu: 1.45 epochs in 692 s; cpu: 0.01 epochs in 10 s"
+    );
+}
+
+#[test]
+fn a_resumed_run_follows_the_same_learning_rate_curve_and_losses() {
+    let (set, config, device) = (tiny_set(20), tiny_config(), Device::flex());
+    let whole_dir = TempDir::new("curve-whole");
+    let whole = train(
+        &config,
+        &set,
+        None,
+        &device,
+        &options(whole_dir.path(), 2.0, 4, "cpu"),
+    )
+    .expect("train");
+    assert_eq!(whole.rates.len(), 10, "2 epochs of 20 in steps of 4");
+
+    // The same plan, stopped after its first step by the time budget, then resumed with the
+    // checkpoint's own schedule.
+    let split_dir = TempDir::new("curve-split");
+    let mut first_part = options(split_dir.path(), 2.0, 4, "cpu");
+    first_part.max_seconds = Some(0.0);
+    let first = train(&config, &set, None, &device, &first_part).expect("first part");
+    assert_eq!(first.rates.len(), 1);
+    let mut second_part = options(split_dir.path(), 2.0, 4, "cpu");
+    second_part.schedule = None;
+    let second = train(&config, &set, None, &device, &second_part).expect("second part");
+
+    let split_rates: Vec<(usize, f64)> = first.rates.iter().chain(&second.rates).copied().collect();
+    println!("one run: {:?}", whole.rates);
+    println!("split:   {split_rates:?}");
+    assert_eq!(
+        whole.rates, split_rates,
+        "the split run restarted its schedule"
+    );
+    let peak = whole.rates.iter().map(|r| r.1).fold(0.0, f64::max);
+    assert!(whole.rates[9].1 < peak, "the rate decays by the end");
+    let split_losses: Vec<f64> = first.losses.iter().chain(&second.losses).copied().collect();
+    for (a, b) in whole.losses.iter().zip(&split_losses) {
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "{:?} vs {split_losses:?}",
+            whole.losses
+        );
+    }
+}
+
+#[test]
+fn fifty_steps_lower_the_loss_on_a_tiny_set() {
+    let (set, config, device) = (tiny_set(40), tiny_config(), Device::flex());
+    let dir = TempDir::new("lowers");
+    let mut opts = options(dir.path(), 10.0, 8, "cpu");
+    opts.schedule = Some(Schedule::new(1e-2, 10.0));
+    let outcome = train(&config, &set, None, &device, &opts).expect("train");
+    let losses = &outcome.losses;
+    assert_eq!(losses.len(), 50);
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    let (start, end) = (mean(&losses[..5]), mean(&losses[45..]));
+    println!("loss over the first 5 steps {start:.3} nats, over the last 5 {end:.3} nats");
+    assert!(
+        end < 0.8 * start,
+        "loss went from {start:.3} to {end:.3} nats"
     );
 }
