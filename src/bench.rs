@@ -2,7 +2,6 @@
 //! value affects), on a full unconditional completion. Native only: completion is forced by
 //! reading the final canvas back synchronously.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -11,28 +10,6 @@ use serde::Serialize;
 use crate::cached::CachedSampler;
 use crate::model::PixelCnn;
 use crate::sample::{Completion, NaiveSampler, SampleError, SampleRequest};
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct BenchArgs {
-    /// Model manifest (JSON); the weights file is found next to it.
-    #[arg(long, default_value = "www/models/mnist.json")]
-    pub model: PathBuf,
-    /// Batch size to time; repeat the flag for several.
-    #[arg(long = "batch", default_values_t = [1usize, 16])]
-    pub batches: Vec<usize>,
-    /// Timed runs per sampler and batch size; the median is reported.
-    #[arg(long, default_value_t = 3)]
-    pub repeats: usize,
-    /// Time the naive sampler on only the first N pixels and scale to the full image (every
-    /// naive step is one full forward pass, so its cost per pixel is constant); a full naive
-    /// completion at batch 16 takes over ten minutes on a 2-core CPU. Default: one row (28
-    /// pixels), extrapolated and marked so in the report; `--naive-pixels 0` times it all.
-    #[arg(long, default_value_t = 28)]
-    pub naive_pixels: usize,
-    /// Print the report as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// Median wall times for one batch size.
 #[derive(Debug, Clone, Serialize)]
@@ -116,18 +93,9 @@ fn median(values: &[f64]) -> f64 {
 
 /// Times naive and cached full completions (everything hidden, temperature 1), alternating the
 /// two within each repeat so that load from other processes hits both alike.
+/// With `naive_pixels`, the naive sampler is timed on its first pixels only and scaled to the
+/// whole image (each of its steps is one full forward pass, so its cost per pixel is constant).
 pub fn run_bench(
-    model: &PixelCnn,
-    device: &Device,
-    batches: &[usize],
-    repeats: usize,
-) -> Result<BenchReport, SampleError> {
-    run_bench_with(model, device, batches, repeats, None)
-}
-
-/// [`run_bench`], optionally timing the naive sampler on its first `naive_pixels` pixels only
-/// and scaling that to the whole image.
-pub fn run_bench_with(
     model: &PixelCnn,
     device: &Device,
     batches: &[usize],
@@ -183,26 +151,4 @@ pub fn run_bench_with(
         repeats,
         rows,
     })
-}
-
-/// `pixelcnn bench`: loads a model and prints the report.
-pub fn run(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
-    if args.batches.contains(&0) {
-        return Err("--batch must be at least 1".into());
-    }
-    let device = Device::flex();
-    let (model, _manifest) = crate::weights::load_model(&args.model, &device)?;
-    let report = run_bench_with(
-        &model,
-        &device,
-        &args.batches,
-        args.repeats,
-        (args.naive_pixels > 0).then_some(args.naive_pixels),
-    )?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", report.table());
-    }
-    Ok(())
 }

@@ -24,7 +24,7 @@ pub enum DataError {
     Levels(usize),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetKind {
     /// MNIST digits (prepare with `python3 scripts/prepare_data.py`).
     Mnist,
@@ -52,6 +52,17 @@ impl DatasetKind {
             Self::Mnist => "mnist",
             Self::FashionMnist => "fashion-mnist",
         }
+    }
+}
+
+impl std::str::FromStr for DatasetKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        [Self::Mnist, Self::FashionMnist]
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| format!("unknown data set `{name}`: use `mnist` or `fashion-mnist`"))
     }
 }
 

@@ -1,7 +1,11 @@
 //! A Gated PixelCNN in burn that trains natively and runs in the browser.
+//!
+//! Modules import downwards only: `mask` and `conv` (masked convolutions) → `config`, `model`
+//! (all model maths) → `sample` (the sampling loop), `cached` → `weights`,
+//! `data`, `train`, `bench` → `web` (the browser glue).
 
 pub mod config;
-pub mod dense;
+pub mod conv;
 pub mod error;
 pub mod mask;
 pub mod model;

@@ -1,77 +1,27 @@
-//! The Gated PixelCNN: one backend-generic definition used for training, native sampling and
-//! the browser.
+//! The Gated PixelCNN: one definition of its maths, used by training, evaluation, scoring,
+//! both samplers and the browser.
 //!
 //! Each layer has a vertical stack (sees every row above, through a (k/2+1)×k kernel whose
 //! output is shifted down one row before the horizontal stack reads it) and a horizontal stack
 //! (sees the pixels to the left in the current row through a 1×(k/2+1) kernel). Together they
 //! cover the whole causal context, so there is no blind spot.
+//!
+//! Everything runs channels-last. [`LayerOps`] and [`HeadOps`] hold a layer's (or the head's)
+//! weights as matrices and carry each piece of the layer maths — gate, output projection and
+//! residual, class bias, head — exactly once: the full forward pass applies them to whole
+//! images, the cached sampler to one row or one pixel at a time.
 
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::activation::{log_softmax, relu, sigmoid};
 use burn::tensor::ops::PadMode;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 
 use crate::config::PixelCnnConfig;
-use crate::dense::Dense;
+pub use crate::conv::MaskedConv;
+use crate::conv::MatmulConv;
 use crate::error::ConfigError;
 use crate::mask::{MaskKind, gate_groups, horizontal_mask, logit_groups, plain_groups};
-
-/// A convolution whose weights are multiplied by a constant causal mask, with padding chosen
-/// so that the output has the input's height and width.
-#[derive(Module, Debug)]
-pub struct MaskedConv {
-    pub weight: Param<Tensor<4>>,
-    pub bias: Param<Tensor<1>>,
-    /// Not trained and not saved: rebuilt from the config.
-    pub mask: Tensor<4>,
-    pub pad_top: usize,
-    pub pad_left: usize,
-    pub pad_right: usize,
-}
-
-impl MaskedConv {
-    fn new(
-        channels: [usize; 2],
-        kernel: [usize; 2],
-        pads: [usize; 3],
-        mask: Option<Vec<f32>>,
-        device: &Device,
-    ) -> Self {
-        let [c_in, c_out] = channels;
-        let [kh, kw] = kernel;
-        let shape = [c_out, c_in, kh, kw];
-        let fan_in = c_in * kh * kw;
-        let init = Initializer::KaimingUniform {
-            gain: 1.0 / 3f64.sqrt(),
-            fan_out_only: false,
-        };
-        let weight = init.init_with(shape, Some(fan_in), Some(c_out * kh * kw), device);
-        let bias = Initializer::Zeros.init([c_out], device);
-        let mask = match mask {
-            Some(values) => Tensor::from_data(TensorData::new(values, shape), device),
-            None => Tensor::ones(shape, device),
-        };
-        Self {
-            weight,
-            bias,
-            mask,
-            pad_top: pads[0],
-            pad_left: pads[1],
-            pad_right: pads[2],
-        }
-    }
-
-    /// Weights with the causal mask applied; what inference actually convolves with.
-    pub fn masked_weight(&self) -> Tensor<4> {
-        self.weight.val() * self.mask.clone()
-    }
-
-    /// "Same" convolution of a channels-last image [B, H, W, C_in] → [B, H, W, C_out].
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        Dense::new(self).conv_same(x)
-    }
-}
 
 /// One gated layer: vertical and horizontal stacks with tanh·sigmoid gates.
 #[derive(Module, Debug)]
@@ -168,34 +118,94 @@ impl GatedLayer {
         Some(rows.reshape([b, 1, 1, d]))
     }
 
-    /// Full-image forward pass of this layer, channels-last.
-    pub fn forward(&self, v: Tensor<4>, h: Tensor<4>, class: Option<&Tensor<4>>) -> LayerOutput {
-        let v_pre = self.vertical.forward(v);
-        let h_pre = self.horizontal.forward(h.clone())
-            + self
-                .vertical_to_horizontal
-                .forward(shift_down(v_pre.clone()));
-        self.finish(v_pre, h_pre, h, class)
+    /// k/2: rows above and columns to each side the vertical kernel sees, and columns to the
+    /// left the horizontal kernel sees.
+    pub fn half(&self) -> usize {
+        self.horizontal.pad_left
+    }
+}
+
+/// A gated layer's weights as matrices, with the class bias of one batch: built once per
+/// forward pass (or once per sampler) and applied to whole images, rows or single pixels.
+pub struct LayerOps {
+    pub vertical: MatmulConv,
+    pub horizontal: MatmulConv,
+    link: MatmulConv,
+    output: MatmulConv,
+    /// [B or 1, 1, 1, 2n], added inside both gates.
+    class: Option<Tensor<4>>,
+    residual: bool,
+    pub half: usize,
+}
+
+impl LayerOps {
+    pub fn new(layer: &GatedLayer, labels: Option<&Tensor<1, Int>>) -> Self {
+        Self {
+            vertical: layer.vertical.matmul(),
+            horizontal: layer.horizontal.matmul(),
+            link: layer.vertical_to_horizontal.matmul(),
+            output: layer.output.matmul(),
+            class: layer.class_term(labels),
+            residual: layer.residual,
+            half: layer.half(),
+        }
     }
 
-    /// Gates and residual, shared by the full and the cached forward passes.
-    pub fn finish(
+    /// The vertical stack's output (the next layer's vertical input) from this layer's
+    /// vertical pre-activations [B, rows, W, 2n].
+    pub fn vertical_output(&self, v_pre: Tensor<4>) -> Tensor<4> {
+        gate(self.with_class(v_pre), 3)
+    }
+
+    /// Everything a horizontal pre-activation gets besides its own (unbiased) convolution:
+    /// the link from the vertical pre-activations of the row above [B, rows, W, 2n] (zeros for
+    /// row 0), the horizontal bias and the class bias.
+    pub fn horizontal_context(&self, v_pre_above: Tensor<4>) -> Tensor<4> {
+        let d = v_pre_above.dims()[3];
+        let bias = self.horizontal.bias().reshape([1, 1, 1, d]);
+        self.with_class(self.link.pointwise(v_pre_above) + bias)
+    }
+
+    /// The horizontal stack's output from its pre-activations [..., 2n]: gate, 1×1 output
+    /// projection, and the residual from the layer's input `h_in` [..., n] at the same pixels.
+    pub fn horizontal_output<const D: usize>(
         &self,
-        v_pre: Tensor<4>,
-        h_pre: Tensor<4>,
-        h_in: Tensor<4>,
-        class: Option<&Tensor<4>>,
-    ) -> LayerOutput {
-        let (v_pre, h_pre) = match class {
-            Some(c) => (v_pre + c.clone(), h_pre + c.clone()),
-            None => (v_pre, h_pre),
-        };
-        let h_out = self.output.forward(gate(h_pre, 3));
-        let horizontal = if self.residual { h_in + h_out } else { h_out };
+        h_pre: Tensor<D>,
+        h_in: Tensor<D>,
+    ) -> Tensor<D> {
+        let out = self.output.pointwise(gate(h_pre, D - 1));
+        if self.residual { h_in + out } else { out }
+    }
+
+    /// The whole layer over whole channels-last images.
+    pub fn forward(&self, v: Tensor<4>, h: Tensor<4>) -> LayerOutput {
+        let v_pre = self.vertical.conv_same(v, true);
+        let h_pre = self.horizontal.conv_same(h.clone(), false)
+            + self.horizontal_context(shift_down(v_pre.clone()));
         LayerOutput {
-            vertical: gate(v_pre, 3),
-            horizontal,
+            horizontal: self.horizontal_output(h_pre, h),
+            vertical: self.vertical_output(v_pre),
         }
+    }
+
+    fn with_class(&self, x: Tensor<4>) -> Tensor<4> {
+        match &self.class {
+            Some(c) => x + c.clone(),
+            None => x,
+        }
+    }
+}
+
+/// The output head's weights as matrices.
+pub struct HeadOps {
+    hidden: MatmulConv,
+    out: MatmulConv,
+}
+
+impl HeadOps {
+    /// Logits [..., C·K] (channel-major) from the last layer's horizontal output [..., n].
+    pub fn logits<const D: usize>(&self, h: Tensor<D>) -> Tensor<D> {
+        self.out.pointwise(relu(self.hidden.pointwise(relu(h))))
     }
 }
 
@@ -256,36 +266,48 @@ impl PixelCnn {
         })
     }
 
+    /// Every layer's weights as matrices, with the class bias for `labels`.
+    pub fn layer_ops(&self, labels: Option<&Tensor<1, Int>>) -> Vec<LayerOps> {
+        self.layers
+            .iter()
+            .map(|layer| LayerOps::new(layer, labels))
+            .collect()
+    }
+
+    pub fn head_ops(&self) -> HeadOps {
+        HeadOps {
+            hidden: self.head_hidden.matmul(),
+            out: self.head_out.matmul(),
+        }
+    }
+
     /// Maps level indices 0..K-1 to [-1, 1], the range the first layer was trained on.
-    pub fn normalize(&self, levels: Tensor<4>) -> Tensor<4> {
+    pub fn normalize<const D: usize>(&self, levels: Tensor<D>) -> Tensor<D> {
         let scale = 2.0 / (self.config.levels - 1) as f64;
         levels * scale - 1.0
     }
 
     /// Logits [B, C, K, H, W] for images given as level indices [B, C, H, W] (as floats).
-    ///
-    /// Runs channels-last inside (see [`crate::dense`]).
     pub fn forward(&self, levels: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<5> {
         let x = self.normalize(levels).permute([0, 2, 3, 1]);
         let mut v = x.clone();
         let mut h = x;
-        for layer in &self.layers {
-            let class = layer.class_term(labels);
-            let out = layer.forward(v, h, class.as_ref());
+        for ops in self.layer_ops(labels) {
+            let out = ops.forward(v, h);
             v = out.vertical;
             h = out.horizontal;
         }
-        self.head(h)
-    }
-
-    /// Output head on the last channels-last horizontal features: logits [B, C, K, H, W].
-    pub fn head(&self, h: Tensor<4>) -> Tensor<5> {
         let [b, height, width, _] = h.dims();
-        let hidden = relu(self.head_hidden.forward(relu(h)));
-        let logits = self.head_out.forward(hidden);
-        logits
+        self.head_ops()
+            .logits(h)
             .reshape([b, height, width, self.config.channels, self.config.levels])
             .permute([0, 3, 4, 1, 2])
+    }
+
+    /// log p(x_i | x_<i) of every value, [B, C, H, W], for images given as level indices.
+    pub fn log_probs(&self, levels: Tensor<4, Int>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
+        let logits = self.forward(levels.clone().float(), labels);
+        log_probs_from_logits(logits, levels)
     }
 
     /// Negative log-likelihood in nats per image, [B].
@@ -295,10 +317,6 @@ impl PixelCnn {
     }
 
     pub fn num_params(&self) -> usize {
-        self.num_params_tensor()
-    }
-
-    fn num_params_tensor(&self) -> usize {
         use burn::store::ModuleSnapshot;
         self.collect(None, None, false)
             .iter()
@@ -307,10 +325,20 @@ impl PixelCnn {
     }
 }
 
+/// log-probability of each target value, [B, C, H, W], under logits [B, C, K, H, W].
+pub fn log_probs_from_logits(logits: Tensor<5>, targets: Tensor<4, Int>) -> Tensor<4> {
+    let [b, c, _, h, w] = logits.dims();
+    log_softmax(logits, 2)
+        .gather(2, targets.unsqueeze_dim::<5>(2))
+        .reshape([b, c, h, w])
+}
+
 /// Summed cross-entropy per image between logits [B, C, K, H, W] and targets [B, C, H, W].
 pub fn nll_from_logits(logits: Tensor<5>, targets: Tensor<4, Int>) -> Tensor<1> {
     let b = logits.dims()[0];
-    let log_probs = log_softmax(logits, 2);
-    let picked = log_probs.gather(2, targets.unsqueeze_dim::<5>(2));
-    picked.reshape([b as i32, -1]).sum_dim(1).reshape([b]).neg()
+    log_probs_from_logits(logits, targets)
+        .reshape([b as i32, -1])
+        .sum_dim(1)
+        .reshape([b])
+        .neg()
 }

@@ -1,8 +1,10 @@
 //! Sampling: the request shared by all samplers, seeded Gumbel noise, on-device categorical
-//! sampling and the naive (full recompute per value) sampler that the cached one must match.
+//! sampling, the per-pixel loop every sampler runs, and the naive source (a full forward pass
+//! per value) that the cached one must match.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::config::PixelCnnConfig;
 use crate::model::PixelCnn;
 
 /// What to complete: a batch of canvases, which pixels are known, and how to sample.
@@ -253,40 +255,82 @@ pub trait Completion {
     }
 }
 
-/// The textbook sampler: one full forward pass over the whole image per generated value.
-pub struct NaiveSampler {
-    model: PixelCnn,
-    request: SampleRequest,
-    pub state: SampleState,
+/// Where a sampler's logits come from. The per-pixel loop (noise, draw, write, count) is
+/// [`Sampler`]'s, shared by every source.
+pub trait LogitSource {
+    /// Called before the channels of pixel (row, col) are generated.
+    fn prepare(&mut self, _state: &SampleState, _row: usize, _col: usize) {}
+    /// Logits [B, K] for `channel` of pixel (row, col); earlier values are on the canvas.
+    fn logits(&mut self, state: &SampleState, channel: usize, row: usize, col: usize) -> Tensor<2>;
+    /// Called after `channel` of pixel (row, col) was written to the canvas.
+    fn written(&mut self, _state: &SampleState, _channel: usize, _row: usize, _col: usize) {}
 }
 
-impl NaiveSampler {
-    pub fn new(
+/// Generates the hidden pixels of a request in raster order, channel after channel, drawing
+/// each value on the device with positional Gumbel noise: the same request gives the same
+/// pixels whatever the source of the logits.
+pub struct Sampler<S> {
+    request: SampleRequest,
+    pub state: SampleState,
+    source: S,
+    config: PixelCnnConfig,
+}
+
+impl<S: LogitSource> Sampler<S> {
+    pub(crate) fn with_source(
         model: &PixelCnn,
         request: SampleRequest,
         device: &Device,
+        source: impl FnOnce(&SampleState) -> S,
     ) -> Result<Self, SampleError> {
         let state = SampleState::new(model, &request, device)?;
         Ok(Self {
-            model: model.clone(),
+            source: source(&state),
             request,
             state,
+            config: model.config.clone(),
         })
     }
 
-    /// Logits [B, K] for one value, computed from the full image.
-    pub fn logits_at(&self, channel: usize, row: usize, col: usize) -> Tensor<2> {
-        let logits = self
-            .model
-            .forward(self.state.canvas.clone(), self.state.labels.as_ref());
-        let [b, _, k, _, _] = logits.dims();
-        logits
-            .slice([0..b, channel..channel + 1, 0..k, row..row + 1, col..col + 1])
-            .reshape([b, k])
+    /// Like [`Completion::step`], and hands `observe(pixel, channel, logits [B, K])` the logits
+    /// each value was sampled from (tests compare samplers with them).
+    pub fn step_observed(
+        &mut self,
+        pixels: usize,
+        mut observe: impl FnMut(usize, usize, &Tensor<2>),
+    ) -> usize {
+        let (width, channels, levels) =
+            (self.config.width, self.config.channels, self.config.levels);
+        let device = self.state.canvas.device();
+        let mut n = 0;
+        while n < pixels && !self.state.is_done() {
+            let p = self.state.todo[self.state.done];
+            let (row, col) = (p / width, p % width);
+            self.source.prepare(&self.state, row, col);
+            for channel in 0..channels {
+                let logits = self.source.logits(&self.state, channel, row, col);
+                observe(p, channel, &logits);
+                let noise = noise_tensor(&self.request, channel, p, levels, &device);
+                let values = sample_levels(logits, self.request.temperature, noise);
+                self.state.write(values, channel, row, col);
+                self.source.written(&self.state, channel, row, col);
+            }
+            self.state.done += 1;
+            n += 1;
+        }
+        n
+    }
+
+    pub fn request(&self) -> &SampleRequest {
+        &self.request
     }
 }
 
-impl Completion for NaiveSampler {
+impl<S: LogitSource> Completion for Sampler<S> {
+    fn step(&mut self, pixels: usize) -> usize {
+        self.step_observed(pixels, |_, _, _| {})
+    }
+
     fn progress(&self) -> (usize, usize) {
         (self.state.done, self.state.todo.len())
     }
@@ -294,23 +338,53 @@ impl Completion for NaiveSampler {
     fn canvas(&self) -> Tensor<4> {
         self.state.canvas.clone()
     }
+}
 
-    fn step(&mut self, pixels: usize) -> usize {
-        let c = &self.model.config;
-        let device = self.state.canvas.device();
-        let mut n = 0;
-        while n < pixels && !self.state.is_done() {
-            let p = self.state.todo[self.state.done];
-            let (row, col) = (p / c.width, p % c.width);
-            for channel in 0..c.channels {
-                let logits = self.logits_at(channel, row, col);
-                let noise = noise_tensor(&self.request, channel, p, c.levels, &device);
-                let values = sample_levels(logits, self.request.temperature, noise);
-                self.state.write(values, channel, row, col);
-            }
-            self.state.done += 1;
-            n += 1;
-        }
-        n
+/// The textbook source: one full forward pass over the whole image per generated value.
+pub struct FullPass {
+    model: PixelCnn,
+}
+
+/// The reference sampler that the cached one must match.
+pub type NaiveSampler = Sampler<FullPass>;
+
+impl NaiveSampler {
+    pub fn new(
+        model: &PixelCnn,
+        request: SampleRequest,
+        device: &Device,
+    ) -> Result<Self, SampleError> {
+        Self::with_source(model, request, device, |_| FullPass {
+            model: model.clone(),
+        })
+    }
+
+    /// Logits [B, K] for one value, computed from the full current canvas.
+    pub fn logits_at(&self, channel: usize, row: usize, col: usize) -> Tensor<2> {
+        self.source.full_logits(&self.state, channel, row, col)
+    }
+}
+
+impl FullPass {
+    fn full_logits(
+        &self,
+        state: &SampleState,
+        channel: usize,
+        row: usize,
+        col: usize,
+    ) -> Tensor<2> {
+        let logits = self
+            .model
+            .forward(state.canvas.clone(), state.labels.as_ref());
+        let [b, _, k, _, _] = logits.dims();
+        logits
+            .slice([0..b, channel..channel + 1, 0..k, row..row + 1, col..col + 1])
+            .reshape([b, k])
+    }
+}
+
+impl LogitSource for FullPass {
+    fn logits(&mut self, state: &SampleState, channel: usize, row: usize, col: usize) -> Tensor<2> {
+        self.full_logits(state, channel, row, col)
     }
 }

@@ -150,6 +150,9 @@ pub struct TrainOutcome {
     pub rates: Vec<(usize, f64)>,
     /// Mean training loss (nats per image) of every step of this run.
     pub losses: Vec<f64>,
+    /// Whether the run reached the schedule's planned total (false when the time budget
+    /// stopped it first).
+    pub completed: bool,
 }
 
 /// One line of the training curve, appended to `curve.csv` in the checkpoint folder at every
@@ -464,7 +467,26 @@ pub fn train(
         images_per_second,
         rates,
         losses,
+        completed: state.images >= total_images,
     })
+}
+
+/// The model and progress saved in a checkpoint folder.
+pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(PixelCnn, TrainState), TrainError> {
+    let state_path = dir.join("state.json");
+    let model_path = dir.join("model.bpk");
+    let json =
+        std::fs::read_to_string(&state_path).map_err(|e| checkpoint_error(&state_path, e))?;
+    let state: TrainState =
+        serde_json::from_str(&json).map_err(|e| checkpoint_error(&state_path, e))?;
+    let config = state
+        .config
+        .clone()
+        .ok_or_else(|| checkpoint_error(&state_path, "the checkpoint names no model config"))?;
+    let model = PixelCnn::new(&config, device)?
+        .try_load_file(&model_path)
+        .map_err(|e| checkpoint_error(&model_path, format!("{e:?}")))?;
+    Ok((model, state))
 }
 
 fn append_curve(path: &Path, point: &CurvePoint) -> Result<(), TrainError> {

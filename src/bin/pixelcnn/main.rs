@@ -1,0 +1,172 @@
+//! `pixelcnn`: train, evaluate, sample and benchmark the Gated PixelCNN.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use pixelcnn::data::{self, Dataset, DatasetKind, Split};
+use pixelcnn::weights;
+use pixelcnn::{PixelCnn, PixelCnnConfig};
+
+mod bench;
+mod digits;
+mod eval;
+mod grid;
+mod sample;
+mod train;
+
+#[derive(Parser)]
+#[command(
+    name = "pixelcnn",
+    version,
+    about = "Gated PixelCNN: train, evaluate, sample, benchmark"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train or resume a model; when the planned epochs are done, write
+    /// www/models/NAME.{json,safetensors}.
+    Train(train::TrainArgs),
+    /// Evaluate a training checkpoint on the test split and write its weights and manifest.
+    Export(train::ExportArgs),
+    /// Test-set negative log-likelihood of a shipped model.
+    Eval(eval::EvalArgs),
+    /// Write a PNG grid of samples and of completions of half-hidden test images.
+    Sample(sample::SampleArgs),
+    /// Time naive vs cached sampling.
+    Bench(bench::BenchArgs),
+    /// Export a few binarized test digits for the web page.
+    Digits(digits::DigitsArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    /// burn's flex CPU backend (pure Rust; the fastest burn CPU backend measured here).
+    Cpu,
+    /// burn-cuda (build with `--features cuda`).
+    Cuda,
+    /// burn-wgpu on Vulkan, any GPU vendor (build with `--features vulkan`).
+    Vulkan,
+}
+
+fn device(backend: Backend) -> Result<Device, Box<dyn Error>> {
+    match backend {
+        Backend::Cpu => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        Backend::Cuda => Ok(Device::cuda(0)),
+        #[cfg(not(feature = "cuda"))]
+        Backend::Cuda => Err("this binary was built without CUDA support; rebuild with `cargo build --release --features cuda`".into()),
+        #[cfg(feature = "vulkan")]
+        Backend::Vulkan => Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(not(feature = "vulkan"))]
+        Backend::Vulkan => Err("this binary was built without Vulkan support; rebuild with `cargo build --release --features vulkan`".into()),
+    }
+}
+
+fn device_name(backend: Backend) -> String {
+    match backend {
+        Backend::Cpu => format!(
+            "cpu (burn flex, {} threads)",
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        ),
+        Backend::Cuda => "cuda (burn-cuda)".to_string(),
+        Backend::Vulkan => format!("vulkan (burn-wgpu){}", gpu_name()),
+    }
+}
+
+/// Threads that share each batch: one per core on the CPU (flex keeps most element-wise ops
+/// on one core), one on a GPU.
+fn default_workers(backend: Backend) -> usize {
+    match backend {
+        Backend::Cpu => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Backend::Cuda | Backend::Vulkan => 1,
+    }
+}
+
+/// The GPU's name when nvidia-smi can tell it, for the manifest's `device` field.
+fn gpu_name() -> String {
+    std::process::Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.lines().next().unwrap_or("").trim().to_string())
+        .filter(|s| !s.is_empty())
+        .map(|s| format!(", {s}"))
+        .unwrap_or_default()
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// `mnist` or `fashion-mnist`.
+    #[arg(long, default_value = "mnist")]
+    dataset: DatasetKind,
+    /// Folder with the IDX files (default: data/mnist or /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    fn load(&self, split: Split, levels: usize) -> Result<Dataset, data::DataError> {
+        let dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| self.dataset.default_dir());
+        Dataset::load(self.dataset, &dir, split, levels)
+    }
+}
+
+/// A shipped model, the backend to run it on, and its data set.
+#[derive(Args)]
+struct ModelArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value = "www/models/mnist.json")]
+    model: PathBuf,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: Backend,
+}
+
+impl ModelArgs {
+    fn load(&self) -> Result<(PixelCnn, weights::Manifest, Device), Box<dyn Error>> {
+        let device = device(self.backend)?;
+        let (model, manifest) = weights::load_model(&self.model, &device)?;
+        Ok((model, manifest, device))
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Export(args) => train::run_export(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Sample(args) => sample::run(args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Digits(args) => digits::run(args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn bits_per_dim(nats: f64, config: &PixelCnnConfig) -> f64 {
+    nats / (config.values_per_image() as f64 * std::f64::consts::LN_2)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Box<dyn Error>> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, bytes)
+        .map_err(|e| format!("could not write {}: {e}", path.display()).into())
+}

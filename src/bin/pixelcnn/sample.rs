@@ -1,0 +1,95 @@
+//! `pixelcnn sample`: a PNG grid of samples and of completions of half-hidden test images.
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use clap::Args;
+use pixelcnn::PixelCnn;
+use pixelcnn::data::Split;
+use pixelcnn::sample::{Completion, SampleRequest};
+
+use crate::{ModelArgs, grid};
+
+#[derive(Args)]
+pub struct SampleArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[arg(long, default_value = "samples.png")]
+    out: PathBuf,
+    /// Unconditional samples (first rows of the grid).
+    #[arg(long, default_value_t = 16)]
+    samples: usize,
+    /// Test images whose bottom half is hidden and completed.
+    #[arg(long, default_value_t = 6)]
+    completions: usize,
+    /// Completions per test image.
+    #[arg(long, default_value_t = 4)]
+    alternatives: usize,
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Pixels per grid cell side.
+    #[arg(long, default_value_t = 3)]
+    scale: usize,
+}
+
+/// Completes a request to the end with the cached sampler; level indices [B, C, H, W].
+fn complete(
+    model: &PixelCnn,
+    request: SampleRequest,
+    device: &Device,
+) -> Result<Vec<f32>, Box<dyn Error>> {
+    let mut sampler = pixelcnn::cached::CachedSampler::new(model, request, device)?;
+    sampler.finish();
+    Ok(sampler
+        .canvas()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))?)
+}
+
+pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
+    let (model, manifest, device) = args.model.load()?;
+    let config = &manifest.config;
+    let image = config.values_per_image();
+    let mut grid = grid::Grid::new(config, args.scale);
+
+    if args.samples > 0 {
+        let request =
+            SampleRequest::unconditional(&model, args.samples, args.temperature, args.seed);
+        let samples = complete(&model, request, &device)?;
+        // Rows as wide as the completion rows below: occluded + alternatives + original.
+        let per_row = (args.alternatives + 2).max(4);
+        for row in samples.chunks(image * per_row) {
+            grid.add_row(row.chunks(image).map(grid::Cell::image).collect());
+        }
+    }
+    if args.completions > 0 {
+        let test_set = args.model.data.load(Split::Test, manifest.levels)?;
+        let pixels = config.height * config.width;
+        let hidden_from = pixels / 2;
+        for t in 0..args.completions.min(test_set.len()) {
+            let original: Vec<f32> = test_set.image(t).iter().map(|&v| v as f32).collect();
+            let known: Vec<bool> = (0..pixels).map(|p| p < hidden_from).collect();
+            let request = SampleRequest {
+                batch: args.alternatives,
+                levels: original.repeat(args.alternatives),
+                known: known.repeat(args.alternatives),
+                temperature: args.temperature,
+                seed: args.seed + t as u64 + 1,
+                labels: None,
+            };
+            let completed = complete(&model, request, &device)?;
+            let mut row = vec![grid::Cell::occluded(&original, &known)];
+            row.extend(completed.chunks(image).map(grid::Cell::image));
+            row.push(grid::Cell::image(&original));
+            grid.add_row(row);
+        }
+    }
+    grid.write_png(&args.out)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! `pixelcnn train` (train or resume from a checkpoint; export when the plan is complete) and
+//! `pixelcnn export` (evaluate a checkpoint on the test split and write weights + manifest).
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use clap::Args;
+use pixelcnn::data::{self, Dataset, Split};
+use pixelcnn::train::{self, Schedule, TrainOptions, TrainSegment};
+use pixelcnn::weights::{self, Metrics};
+use pixelcnn::{PixelCnn, PixelCnnConfig};
+
+use crate::{Backend, DataArgs, bits_per_dim, default_workers, device, device_name};
+
+/// Where and how a trained model is written.
+#[derive(Args)]
+pub struct ExportOptions {
+    #[arg(long, default_value = "mnist")]
+    name: String,
+    #[arg(long, default_value = "www/models")]
+    out_dir: PathBuf,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    #[arg(long, default_value_t = 500)]
+    eval_batch: usize,
+    /// Write nothing unless the test NLL beats the manifest already at the destination.
+    #[arg(long)]
+    only_if_better: bool,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: Backend,
+    #[arg(long, default_value = "checkpoints")]
+    checkpoint_dir: PathBuf,
+    /// Training images held out for validation when the checkpoint was trained (they do not
+    /// count towards its epochs).
+    #[arg(long, default_value_t = 5000)]
+    validation_split: usize,
+    #[command(flatten)]
+    export: ExportOptions,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: Backend,
+    /// Epochs planned in all, resumed runs included: the learning rate follows one cosine
+    /// over them and training stops there [default on a new run: 15; on resume: the
+    /// checkpoint's].
+    #[arg(long, alias = "epochs")]
+    total_epochs: Option<f64>,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Peak learning rate, after the warm-up [default on a new run: 1e-3; on resume: the
+    /// checkpoint's].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Train on one fixed binarization instead of fresh bits every epoch.
+    #[arg(long)]
+    fixed_binarization: bool,
+    /// Training images held out (the last ones of the training split) for the validation
+    /// curve; they get their own fixed binarization.
+    #[arg(long, default_value_t = 5000)]
+    validation_split: usize,
+    /// Validation images scored at each checkpoint.
+    #[arg(long, default_value_t = 500)]
+    validation_images: usize,
+    #[arg(long, default_value_t = 0.2)]
+    label_dropout: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Levels per pixel: 2 (binarized) or 256.
+    #[arg(long, default_value_t = 2)]
+    levels: usize,
+    #[arg(long, default_value_t = 64)]
+    hidden: usize,
+    #[arg(long, default_value_t = 10)]
+    layers: usize,
+    #[arg(long, default_value_t = 256)]
+    head: usize,
+    /// Train on the first N training images only (smoke tests).
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long, default_value = "checkpoints")]
+    checkpoint_dir: PathBuf,
+    /// Minutes between checkpoints.
+    #[arg(long, default_value_t = 10.0)]
+    checkpoint_minutes: f64,
+    /// Continue from the last checkpoint in --checkpoint-dir.
+    #[arg(long)]
+    resume: bool,
+    /// Threads sharing each batch (default: one per core on the CPU, 1 on a GPU).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Stop after this many minutes of training (a checkpoint is written).
+    #[arg(long)]
+    max_minutes: Option<f64>,
+    #[command(flatten)]
+    export: ExportOptions,
+}
+
+pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
+    let device = device(args.backend)?;
+    let (mut train_set, validation) = args
+        .data
+        .load(Split::Train, args.levels)?
+        .split_off_last(args.validation_split);
+    let validation = validation.rebinarized(data::VALIDATION_BINARIZE_SEED);
+    if let Some(n) = args.limit {
+        train_set = train_set.truncate(n);
+    }
+    let config = PixelCnnConfig {
+        levels: args.levels,
+        height: train_set.height,
+        width: train_set.width,
+        channels: train_set.channels,
+        hidden: args.hidden,
+        layers: args.layers,
+        head: args.head,
+        ..PixelCnnConfig::mnist()
+    };
+    let resuming = args.resume && args.checkpoint_dir.join("state.json").exists();
+    let schedule = match (args.lr, args.total_epochs, resuming) {
+        (Some(lr), Some(epochs), _) => Some(Schedule::new(lr, epochs)),
+        // The checkpoint's own schedule.
+        (None, None, true) => None,
+        (_, _, true) => {
+            return Err("on resume give both --lr and --total-epochs, or neither (to keep the checkpoint's schedule)".into());
+        }
+        (lr, epochs, false) => Some(Schedule::new(lr.unwrap_or(1e-3), epochs.unwrap_or(15.0))),
+    };
+    let workers = args.workers.unwrap_or(default_workers(args.backend));
+    let options = TrainOptions {
+        schedule,
+        batch_size: args.batch_size,
+        label_dropout: args.label_dropout,
+        resample_binarization: !args.fixed_binarization,
+        seed: args.seed,
+        checkpoint_dir: args.checkpoint_dir.clone(),
+        checkpoint_seconds: args.checkpoint_minutes * 60.0,
+        validation_images: args.validation_images,
+        resume: args.resume,
+        max_seconds: args.max_minutes.map(|m| m * 60.0),
+        device_name: device_name(args.backend),
+        workers,
+    };
+    eprintln!(
+        "training {} ({} params) on {} images with {}",
+        args.export.name,
+        PixelCnn::new(&config, &device)?.num_params(),
+        train_set.len(),
+        device_name(args.backend)
+    );
+    let outcome = train::train(&config, &train_set, Some(&validation), &device, &options)?;
+    eprintln!(
+        "trained {:.2} epochs in {:.0} s ({:.1} img/s at the end)",
+        outcome.epochs, outcome.train_seconds, outcome.images_per_second
+    );
+    if !outcome.completed {
+        eprintln!(
+            "the time budget ended the run before the planned total: continue with `--resume`, or evaluate and write this checkpoint with `pixelcnn export --checkpoint-dir {}`",
+            args.checkpoint_dir.display()
+        );
+        return Ok(());
+    }
+    export(
+        &outcome.model,
+        &outcome.history,
+        outcome.epochs,
+        outcome.train_seconds,
+        train_set.len(),
+        &args.data,
+        &args.export,
+        workers,
+        &device,
+    )
+}
+
+/// `pixelcnn export`: the checkpoint's model, evaluated and written like a finished run.
+pub fn run_export(args: ExportArgs) -> Result<(), Box<dyn Error>> {
+    let device = device(args.backend)?;
+    let (model, state) = train::load_checkpoint(&args.checkpoint_dir, &device)?;
+    let train_len = args
+        .data
+        .load(Split::Train, model.config.levels)?
+        .split_off_last(args.validation_split)
+        .0
+        .len();
+    export(
+        &model,
+        &state.history,
+        state.images as f64 / train_len as f64,
+        state.train_seconds,
+        train_len,
+        &args.data,
+        &args.export,
+        default_workers(args.backend),
+        &device,
+    )
+}
+
+/// Evaluates on the test split in f32 and f16, stores the smaller dtype when it costs no
+/// likelihood, and writes weights + manifest.
+#[allow(clippy::too_many_arguments)]
+fn export(
+    model: &PixelCnn,
+    history: &[TrainSegment],
+    epochs: f64,
+    train_seconds: f64,
+    train_len: usize,
+    data: &DataArgs,
+    options: &ExportOptions,
+    workers: usize,
+    device: &Device,
+) -> Result<(), Box<dyn Error>> {
+    let config = &model.config;
+    let mut test_set: Dataset = data.load(Split::Test, config.levels)?;
+    if let Some(n) = options.test_limit {
+        test_set = test_set.truncate(n);
+    }
+    eprintln!("evaluating on {} test images", test_set.len());
+    let evaluate =
+        |m: &PixelCnn| train::evaluate(m, &test_set, options.eval_batch, workers, device, true);
+    let nll_f32 = evaluate(model);
+    let f16_bytes = weights::to_safetensors(model, weights::StoredDType::F16)?;
+    let nll_f16 = evaluate(&weights::model_from_safetensors(
+        config, &f16_bytes, device,
+    )?);
+    let dtype = weights::storage_dtype(nll_f32, nll_f16);
+    let nll = match dtype {
+        weights::StoredDType::F16 => nll_f16,
+        weights::StoredDType::F32 => nll_f32,
+    };
+    println!(
+        "test NLL: f32 {nll_f32:.3} nats, f16 {nll_f16:.3} nats; storing {}",
+        dtype.name()
+    );
+    let manifest_path = options.out_dir.join(format!("{}.json", options.name));
+    if options.only_if_better {
+        if let Ok((_, current)) = weights::load_model(&manifest_path, device) {
+            if current.metrics.test_nll_nats <= nll {
+                println!(
+                    "not written: {} already has {:.3} nats",
+                    manifest_path.display(),
+                    current.metrics.test_nll_nats
+                );
+                return Ok(());
+            }
+        }
+    }
+    let metrics = Metrics {
+        test_nll_nats: nll,
+        test_bits_per_dim: bits_per_dim(nll, config),
+        test_nll_nats_f32: Some(nll_f32),
+        epochs: (epochs * 100.0).round() / 100.0,
+        train_seconds: train_seconds.round(),
+        device: train::describe_history(history, train_len),
+    };
+    let manifest = weights::save_model(
+        model,
+        &options.out_dir,
+        &options.name,
+        &data::describe(data.dataset, config.levels),
+        dtype,
+        metrics,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&manifest.metrics)?);
+    println!("wrote {}", manifest_path.display());
+    Ok(())
+}
