@@ -1,7 +1,7 @@
 //! A Gated PixelCNN in burn that trains natively and runs in the browser.
 //!
 //! Modules import downwards only: `mask` and `conv` (masked convolutions) → `config`, `model`
-//! (all model maths) → `sample` (the sampling loop), `cached` → `weights`,
+//! (all model maths) → `sample` (the sampling loop), `cached`, `importance` → `weights`,
 //! `data`, `train`, `bench` → `web` (the browser glue).
 
 pub mod config;
@@ -17,6 +17,7 @@ pub mod bench;
 pub mod cached;
 #[cfg(feature = "cli")]
 pub mod data;
+pub mod importance;
 pub mod sample;
 #[cfg(feature = "cli")]
 pub mod train;

@@ -11,6 +11,7 @@ use pixelcnn::weights;
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 mod bench;
+mod complete_eval;
 mod digits;
 mod eval;
 mod grid;
@@ -41,6 +42,8 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Time naive vs cached sampling.
     Bench(bench::BenchArgs),
+    /// Compare raster and importance-resampled completions on several hole shapes.
+    CompleteEval(complete_eval::CompleteEvalArgs),
     /// Export a few binarized test digits for the web page.
     Digits(digits::DigitsArgs),
 }
@@ -148,6 +151,7 @@ fn main() {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Export(args) => train::run_export(args),
+        Command::CompleteEval(args) => complete_eval::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(&args),
