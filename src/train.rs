@@ -329,7 +329,6 @@ pub fn train(
     let mut order = Vec::new();
     let mut order_epoch = usize::MAX;
     while state.images < total_images {
-        let epoch = state.images / len;
         // A batch may straddle two epochs, each with its own shuffle (and its own bits).
         let mut indices = Vec::with_capacity(batch);
         let mut epochs = Vec::with_capacity(batch);
@@ -343,43 +342,12 @@ pub fn train(
         }
         let lr = schedule.rate(state.images, len);
         rates.push((state.images, lr));
-        let shard = batch.div_ceil(options.workers.clamp(1, batch));
-        let shards: Vec<(&[usize], &[usize])> =
-            indices.chunks(shard).zip(epochs.chunks(shard)).collect();
-        let shard_gradients = |(shard, shard_epochs): (&[usize], &[usize]), model: &PixelCnn| {
-            let (images, labels) = if options.resample_binarization {
-                train_set.batch_drawn(shard, shard_epochs, options.seed, &device)
-            } else {
-                train_set.batch(shard, &device)
-            };
-            let labels = drop_labels(labels, shard, config.classes, options, epoch, &device);
-            // Summed over the shard, divided by the whole batch: the shards' gradients add up
-            // to the batch mean's.
-            let loss = model.nll(images, labels.as_ref()).sum() / batch as f64;
-            let value = f64::from(loss.clone().into_scalar::<f32>());
-            (GradientsParams::from_grads(loss.backward(), model), value)
-        };
-        let results: Vec<(GradientsParams, f64)> = if shards.len() == 1 {
-            vec![shard_gradients(shards[0], &model)]
-        } else {
-            // Each worker gets its own copy of the parameters (`fork`), hence its own autodiff
-            // graph: a graph shared through the parameter leaves would serialize the backward
-            // passes behind one lock.
-            let work = &shard_gradients;
-            in_parallel(shards.iter().map(|&shard| {
-                let replica = model.clone().fork(&device);
-                move || work(shard, &replica)
-            }))
-        };
-        let loss_value: f64 = results.iter().map(|(_, v)| v).sum();
+        let (grads, loss_value) =
+            batch_gradients(&model, train_set, &indices, &epochs, options, &device);
         losses.push(loss_value);
         since_checkpoint.0 += loss_value;
         since_checkpoint.1 += 1;
-        let mut accumulator = GradientsAccumulator::<PixelCnn>::new();
-        for (grads, _) in results {
-            accumulator.accumulate(&model, grads);
-        }
-        model = optim.step(lr, model, accumulator.grads());
+        model = optim.step(lr, model, grads);
         state.step += 1;
         state.images += batch;
         window_images += batch;
@@ -503,13 +471,69 @@ fn append_curve(path: &Path, point: &CurvePoint) -> Result<(), TrainError> {
     writeln!(file, "{}", point.to_csv()).map_err(|e| checkpoint_error(path, e))
 }
 
-/// Replaces a seeded fraction of labels by the "no class" index.
+/// Gradients of the mean NLL over one batch (items `indices`, item j in epoch `epochs[j]`),
+/// and that mean in nats per image. The batch is split over `options.workers` threads (see
+/// [`TrainOptions::workers`]); the shards' gradients are summed, so any number of workers gives
+/// the gradients of the whole batch. `device` is the autodiff device the model lives on.
+pub fn batch_gradients(
+    model: &PixelCnn,
+    set: &Dataset,
+    indices: &[usize],
+    epochs: &[usize],
+    options: &TrainOptions,
+    device: &Device,
+) -> (GradientsParams, f64) {
+    let batch = indices.len();
+    let shard = batch.div_ceil(options.workers.clamp(1, batch.max(1)));
+    let shards: Vec<(&[usize], &[usize])> =
+        indices.chunks(shard).zip(epochs.chunks(shard)).collect();
+    let shard_gradients = |(shard, shard_epochs): (&[usize], &[usize]), model: &PixelCnn| {
+        let (images, labels) = if options.resample_binarization {
+            set.batch_drawn(shard, shard_epochs, options.seed, device)
+        } else {
+            set.batch(shard, device)
+        };
+        let labels = drop_labels(
+            labels,
+            shard,
+            shard_epochs,
+            model.config.classes,
+            options,
+            device,
+        );
+        // Summed over the shard, divided by the whole batch: the shards' gradients add up
+        // to the batch mean's.
+        let loss = model.nll(images, labels.as_ref()).sum() / batch as f64;
+        let value = f64::from(loss.clone().into_scalar::<f32>());
+        (GradientsParams::from_grads(loss.backward(), model), value)
+    };
+    let results: Vec<(GradientsParams, f64)> = if shards.len() == 1 {
+        vec![shard_gradients(shards[0], model)]
+    } else {
+        // Each worker gets its own copy of the parameters (`fork`), hence its own autodiff
+        // graph: a graph shared through the parameter leaves would serialize the backward
+        // passes behind one lock.
+        let work = &shard_gradients;
+        in_parallel(shards.iter().map(|&shard| {
+            let replica = model.clone().fork(device);
+            move || work(shard, &replica)
+        }))
+    };
+    let loss: f64 = results.iter().map(|(_, v)| v).sum();
+    let mut accumulator = GradientsAccumulator::<PixelCnn>::new();
+    for (grads, _) in results {
+        accumulator.accumulate(model, grads);
+    }
+    (accumulator.grads(), loss)
+}
+
+/// Replaces a seeded fraction of labels by the "no class" index (item j drawn for its epoch).
 fn drop_labels(
     labels: Tensor<1, Int>,
     indices: &[usize],
+    epochs: &[usize],
     classes: usize,
     options: &TrainOptions,
-    epoch: usize,
     device: &Device,
 ) -> Option<Tensor<1, Int>> {
     if classes == 0 {
@@ -517,7 +541,8 @@ fn drop_labels(
     }
     let keep: Vec<i64> = indices
         .iter()
-        .map(|&i| {
+        .zip(epochs)
+        .map(|(&i, &epoch)| {
             i64::from(uniform(options.seed ^ 0xD209, epoch, 2, i, 0) >= options.label_dropout)
         })
         .collect();

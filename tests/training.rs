@@ -1,11 +1,14 @@
 //! Training: a run split in two (even with different batch sizes) continues from the same image
 //! position and on the same learning-rate curve, the checkpoint keeps a per-device history for
-//! the manifest, and a short run lowers the loss.
+//! the manifest, a short run lowers the loss, and splitting a batch over workers does not change
+//! its gradients.
 
-use burn::tensor::Device;
-use pixelcnn::PixelCnnConfig;
+use burn::tensor::{Device, Tensor};
 use pixelcnn::data::Dataset;
-use pixelcnn::train::{Schedule, TrainOptions, TrainSegment, TrainState, describe_history, train};
+use pixelcnn::train::{
+    Schedule, TrainOptions, TrainSegment, TrainState, batch_gradients, describe_history, train,
+};
+use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 fn tiny_set(n: usize) -> Dataset {
     Dataset {
@@ -195,4 +198,76 @@ fn fifty_steps_lower_the_loss_on_a_tiny_set() {
         end < 0.8 * start,
         "loss went from {start:.3} to {end:.3} nats"
     );
+}
+
+#[test]
+fn two_workers_give_the_gradients_of_one() {
+    let (set, config) = (tiny_set(12), tiny_config());
+    let device = Device::flex().autodiff();
+    device.seed(4);
+    let model = PixelCnn::new(&config, &device).expect("config");
+    let dir = TempDir::new("workers");
+    let indices: Vec<usize> = (0..12).rev().collect();
+    let epochs = vec![0; 12];
+    let mut one = options(dir.path(), 1.0, 12, "cpu");
+    one.workers = 1;
+    let mut two = options(dir.path(), 1.0, 12, "cpu");
+    two.workers = 2;
+    let (grads_one, loss_one) = batch_gradients(&model, &set, &indices, &epochs, &one, &device);
+    let (grads_two, loss_two) = batch_gradients(&model, &set, &indices, &epochs, &two, &device);
+    assert!(
+        (loss_one - loss_two).abs() < 1e-5 * loss_one.abs(),
+        "{loss_one} vs {loss_two}"
+    );
+    let mut compared = 0;
+    let mut worst = 0.0f32;
+    let mut check = |a: Option<Tensor<4>>, b: Option<Tensor<4>>| {
+        let (a, b) = (a.expect("gradient"), b.expect("gradient"));
+        let a: Vec<f32> = a.into_data().try_into_vec::<f32>().expect("f32");
+        let b: Vec<f32> = b.into_data().try_into_vec::<f32>().expect("f32");
+        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+        for (x, y) in a.iter().zip(&b) {
+            worst = worst.max((x - y).abs() / scale);
+        }
+        compared += 1;
+    };
+    for layer in &model.layers {
+        for conv in [
+            &layer.vertical,
+            &layer.horizontal,
+            &layer.vertical_to_horizontal,
+            &layer.output,
+        ] {
+            let id = conv.weight.id;
+            check(grads_one.get::<4>(id), grads_two.get::<4>(id));
+        }
+    }
+    for conv in [&model.head_hidden, &model.head_out] {
+        let id = conv.weight.id;
+        check(grads_one.get::<4>(id), grads_two.get::<4>(id));
+    }
+    println!("{compared} weight gradients compared, largest relative difference {worst:e}");
+    assert_eq!(compared, 2 * 4 + 2);
+    assert!(worst < 1e-5, "gradients differ by {worst:e}");
+    // Biases and class biases too.
+    for layer in &model.layers {
+        let id = layer.output.bias.id;
+        let a: Vec<f32> = grads_one
+            .get::<1>(id)
+            .expect("bias gradient")
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        let b: Vec<f32> = grads_two
+            .get::<1>(id)
+            .expect("bias gradient")
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("f32");
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5 * x.abs().max(1e-2), "{x} vs {y}");
+        }
+        let class = layer.class_bias.as_ref().expect("class bias");
+        assert!(grads_one.get::<2>(class.id).is_some() && grads_two.get::<2>(class.id).is_some());
+    }
 }
