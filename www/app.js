@@ -34,7 +34,6 @@ const state = {
   results: new Results($('results')),
   running: 0, // id of the completion being animated; 0 = none
   lastFrame: null,
-  lastRun: null,
   finishedRuns: 0,
   digits: null,
   digitIndex: 0,
@@ -132,7 +131,7 @@ async function main() {
   for (let c = 0; c < state.info.classes; c++) label.add(new Option(String(c), String(c)));
   label.closest('label').hidden = state.info.classes === 0;
 
-  state.editor = new Editor($('draw'), state.info, () => {});
+  state.editor = new Editor($('draw'), state.info);
   wireControls();
   loadDigits(); // in the background: the button works once the file is there
 
@@ -265,7 +264,6 @@ async function run(kind) {
       $('status').textContent = `${frame.done} / ${frame.total} pixels · ${seconds.toFixed(1)} s on ${backendLabel(backend)}`;
       frame.free();
       if (finished) {
-        state.lastRun = { kind, options: opts, backend, seconds };
         $('status').textContent = `Done: ${opts.alternatives} × ${state.lastFrame.total} pixels in ${seconds.toFixed(2)} s on ${backendLabel(backend)}`;
         state.finishedRuns++;
         setState('done');

@@ -7,12 +7,10 @@ export class Editor {
   /**
    * @param {HTMLCanvasElement} canvas  drawn at canvas.width × canvas.height device pixels
    * @param {{width: number, height: number, levels: number}} shape
-   * @param {() => void} onChange  called after every edit
    */
-  constructor(canvas, shape, onChange = () => {}) {
+  constructor(canvas, shape) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
-    this.onChange = onChange;
     this.tool = 'pen';
     this.brush = 2;
     this.setShape(shape);
@@ -32,7 +30,7 @@ export class Editor {
   clear() {
     this.pixels.fill(0);
     this.known.fill(1);
-    this.#changed();
+    this.render();
   }
 
   /** Replaces the image (all known); `pixels` holds level indices. */
@@ -42,23 +40,14 @@ export class Editor {
     }
     this.pixels.set(pixels);
     this.known.fill(1);
-    this.#changed();
+    this.render();
   }
 
   hideRows(fromRow) {
     for (let y = fromRow; y < this.height; y++) {
       this.known.fill(0, y * this.width, (y + 1) * this.width);
     }
-    this.#changed();
-  }
-
-  hiddenCount() {
-    return this.known.reduce((n, k) => n + (k ? 0 : 1), 0);
-  }
-
-  #changed() {
     this.render();
-    this.onChange();
   }
 
   #listen() {
@@ -90,11 +79,7 @@ export class Editor {
       }
       this.render();
     });
-    const end = () => {
-      if (!last) return;
-      last = null;
-      this.onChange();
-    };
+    const end = () => { last = null; };
     this.canvas.addEventListener('pointerup', end);
     this.canvas.addEventListener('pointercancel', end);
   }
