@@ -1,6 +1,8 @@
 // The drawing canvas: a W×H grid of level values plus a "known" mask, edited with pointer
 // events (mouse, touch and pen alike) and drawn zoomed with unknown pixels hatched.
 
+import { pixelRgb } from './colour.js';
+
 export const TOOLS = ['pen', 'eraser', 'hide'];
 
 export class Editor {
@@ -133,6 +135,7 @@ export class Editor {
 
   render() {
     const { ctx, width, height } = this;
+    const plane = width * height;
     const cw = this.canvas.width / width, ch = this.canvas.height / height;
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
@@ -142,7 +145,8 @@ export class Editor {
         if (!this.known[i]) {
           ctx.fillStyle = this.hatch;
         } else if (this.pixels[i]) {
-          ctx.fillStyle = inkColour(this.pixels[i], this.levels);
+          const [r, g, b] = pixelRgb(this.pixels, i, plane, 1, this.levels);
+          ctx.fillStyle = `rgb(${r},${g},${b})`;
         } else {
           continue;
         }
@@ -157,10 +161,4 @@ export class Editor {
     for (let y = 1; y < height; y++) { ctx.moveTo(0, Math.round(y * ch) + 0.5); ctx.lineTo(this.canvas.width, Math.round(y * ch) + 0.5); }
     ctx.stroke();
   }
-}
-
-/** Dark ink on white paper: level 0 is paper, the top level is black. */
-export function inkColour(level, levels) {
-  const v = Math.round(255 * (1 - level / (levels - 1)));
-  return `rgb(${v},${v},${v})`;
 }
