@@ -1,9 +1,9 @@
 // The alternatives: one small canvas per batch item, repainted on every frame, and PNG export.
 //
 // Each thumbnail canvas has the model's resolution (28×28) and CSS scales it up with
-// `image-rendering: pixelated`, so a repaint is one putImageData into a reused ImageData.
-// (Painting through a fresh OffscreenCanvas + drawImage per item and frame cost ~170 ms per
-// frame in headless Chromium, more than the model itself: see README, "animation loop".)
+// `image-rendering: pixelated`, so a repaint is one putImageData into a reused ImageData: no
+// allocation and no canvas-to-canvas copy per frame, which without a hardware GPU would cost
+// more than the model's own step.
 
 import { pixelRgb } from './colour.js';
 
@@ -45,7 +45,7 @@ export class Results {
       figure.append(canvas, caption);
       this.container.append(figure);
       // willReadFrequently: a CPU-backed canvas. A GPU-accelerated one makes every
-      // putImageData an upload + sync, ~40 ms each with a software GPU (headless Chromium).
+      // putImageData an upload and a sync, which a software GPU makes slower than the model.
       const ctx = canvas.getContext('2d', { willReadFrequently: true });
       this.items.push({ canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, pixels: null });
     }
