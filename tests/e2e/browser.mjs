@@ -1,5 +1,5 @@
 // Shared by the e2e tests and the benchmark: Debian's Chromium driven by playwright-core,
-// with the flags that give headless WebGPU through SwiftShader (docs: /work/shared/notes).
+// with the flags that give headless WebGPU through SwiftShader.
 
 import { chromium } from 'playwright-core';
 import { existsSync } from 'node:fs';
