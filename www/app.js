@@ -16,11 +16,10 @@ const MODEL_URL = params.get('model') ?? new URL('models/mnist.json', base).href
 const DIGITS_URL = params.get('digits') ?? new URL('models/mnist-digits.json', base).href;
 
 // In "auto" mode, completions of up to this many alternatives run on the CPU (flex in wasm)
-// even when WebGPU works. Measured here (headless Chromium, 2 busy cores, untrained model of
-// the shipped shape, cached sampler, 4 alternatives × 392 hidden pixels): CPU 105 s, WebGPU on
-// SwiftShader 346 s. A software adapter (isFallbackAdapter) is the CPU again plus dispatch
-// overhead, so it never wins; on a hardware GPU we have no measurement yet and keep WebGPU
-// (tests/e2e/bench.mjs measures both: update these when real-GPU figures exist).
+// even when WebGPU works. A software adapter (isFallbackAdapter, e.g. SwiftShader) does the
+// same arithmetic on the same CPU plus a dispatch overhead per pixel, so the CPU backend is
+// faster at every batch size the page offers. A hardware GPU keeps WebGPU; tests/e2e/bench.mjs
+// times both backends at batch 1 and 16, the figures to set CPU_MAX_BATCH_HW from.
 const CPU_MAX_BATCH_SOFTWARE_GPU = 64;
 const CPU_MAX_BATCH_HW = 0;
 
@@ -34,7 +33,6 @@ const state = {
   results: new Results($('results')),
   running: 0, // id of the completion being animated; 0 = none
   lastFrame: null,
-  lastRun: null,
   finishedRuns: 0,
   digits: null,
   digitIndex: 0,
@@ -132,7 +130,7 @@ async function main() {
   for (let c = 0; c < state.info.classes; c++) label.add(new Option(String(c), String(c)));
   label.closest('label').hidden = state.info.classes === 0;
 
-  state.editor = new Editor($('draw'), state.info, () => {});
+  state.editor = new Editor($('draw'), state.info);
   wireControls();
   loadDigits(); // in the background: the button works once the file is there
 
@@ -265,7 +263,6 @@ async function run(kind) {
       $('status').textContent = `${frame.done} / ${frame.total} pixels · ${seconds.toFixed(1)} s on ${backendLabel(backend)}`;
       frame.free();
       if (finished) {
-        state.lastRun = { kind, options: opts, backend, seconds };
         $('status').textContent = `Done: ${opts.alternatives} × ${state.lastFrame.total} pixels in ${seconds.toFixed(2)} s on ${backendLabel(backend)}`;
         state.finishedRuns++;
         setState('done');

@@ -1,18 +1,18 @@
 // The drawing canvas: a W×H grid of level values plus a "known" mask, edited with pointer
 // events (mouse, touch and pen alike) and drawn zoomed with unknown pixels hatched.
 
+import { pixelRgb } from './colour.js';
+
 export const TOOLS = ['pen', 'eraser', 'hide'];
 
 export class Editor {
   /**
    * @param {HTMLCanvasElement} canvas  drawn at canvas.width × canvas.height device pixels
    * @param {{width: number, height: number, levels: number}} shape
-   * @param {() => void} onChange  called after every edit
    */
-  constructor(canvas, shape, onChange = () => {}) {
+  constructor(canvas, shape) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
-    this.onChange = onChange;
     this.tool = 'pen';
     this.brush = 2;
     this.setShape(shape);
@@ -32,7 +32,7 @@ export class Editor {
   clear() {
     this.pixels.fill(0);
     this.known.fill(1);
-    this.#changed();
+    this.render();
   }
 
   /** Replaces the image (all known); `pixels` holds level indices. */
@@ -42,23 +42,14 @@ export class Editor {
     }
     this.pixels.set(pixels);
     this.known.fill(1);
-    this.#changed();
+    this.render();
   }
 
   hideRows(fromRow) {
     for (let y = fromRow; y < this.height; y++) {
       this.known.fill(0, y * this.width, (y + 1) * this.width);
     }
-    this.#changed();
-  }
-
-  hiddenCount() {
-    return this.known.reduce((n, k) => n + (k ? 0 : 1), 0);
-  }
-
-  #changed() {
     this.render();
-    this.onChange();
   }
 
   #listen() {
@@ -90,11 +81,7 @@ export class Editor {
       }
       this.render();
     });
-    const end = () => {
-      if (!last) return;
-      last = null;
-      this.onChange();
-    };
+    const end = () => { last = null; };
     this.canvas.addEventListener('pointerup', end);
     this.canvas.addEventListener('pointercancel', end);
   }
@@ -148,6 +135,7 @@ export class Editor {
 
   render() {
     const { ctx, width, height } = this;
+    const plane = width * height;
     const cw = this.canvas.width / width, ch = this.canvas.height / height;
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
@@ -157,7 +145,8 @@ export class Editor {
         if (!this.known[i]) {
           ctx.fillStyle = this.hatch;
         } else if (this.pixels[i]) {
-          ctx.fillStyle = inkColour(this.pixels[i], this.levels);
+          const [r, g, b] = pixelRgb(this.pixels, i, plane, 1, this.levels);
+          ctx.fillStyle = `rgb(${r},${g},${b})`;
         } else {
           continue;
         }
@@ -172,10 +161,4 @@ export class Editor {
     for (let y = 1; y < height; y++) { ctx.moveTo(0, Math.round(y * ch) + 0.5); ctx.lineTo(this.canvas.width, Math.round(y * ch) + 0.5); }
     ctx.stroke();
   }
-}
-
-/** Dark ink on white paper: level 0 is paper, the top level is black. */
-export function inkColour(level, levels) {
-  const v = Math.round(255 * (1 - level / (levels - 1)));
-  return `rgb(${v},${v},${v})`;
 }

@@ -1,9 +1,11 @@
 // The alternatives: one small canvas per batch item, repainted on every frame, and PNG export.
 //
 // Each thumbnail canvas has the model's resolution (28×28) and CSS scales it up with
-// `image-rendering: pixelated`, so a repaint is one putImageData into a reused ImageData.
-// (Painting through a fresh OffscreenCanvas + drawImage per item and frame cost ~170 ms per
-// frame in headless Chromium, more than the model itself: see README, "animation loop".)
+// `image-rendering: pixelated`, so a repaint is one putImageData into a reused ImageData: no
+// allocation and no canvas-to-canvas copy per frame, which without a hardware GPU would cost
+// more than the model's own step.
+
+import { pixelRgb } from './colour.js';
 
 export class Results {
   /** @param {HTMLElement} container */
@@ -43,7 +45,7 @@ export class Results {
       figure.append(canvas, caption);
       this.container.append(figure);
       // willReadFrequently: a CPU-backed canvas. A GPU-accelerated one makes every
-      // putImageData an upload + sync, ~40 ms each with a software GPU (headless Chromium).
+      // putImageData an upload and a sync, which a software GPU makes slower than the model.
       const ctx = canvas.getContext('2d', { willReadFrequently: true });
       this.items.push({ canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, pixels: null });
     }
@@ -53,7 +55,6 @@ export class Results {
   show(frame, pixels) {
     const { width, height, channels, levels } = this.shape;
     const plane = width * height;
-    const max = levels - 1;
     // Read the (wasm) frame's getters once: each is a call into the module.
     const done = frame.done;
     const finished = frame.finished;
@@ -69,7 +70,7 @@ export class Results {
           g = r === 226 ? 231 : 243;
           bl = r === 226 ? 240 : 248;
         } else {
-          [r, g, bl] = colour(item.pixels, i, plane, channels, max);
+          [r, g, bl] = pixelRgb(item.pixels, i, plane, channels, levels);
           if (!this.known[i]) {
             // Generated pixels get a blue tint so the model's part stands out from the input.
             r *= 0.55; g = g * 0.65 + 20; bl = bl * 0.8 + 50;
@@ -93,7 +94,7 @@ export class Results {
     const canvas = new OffscreenCanvas(width * scale, height * scale);
     const ctx = canvas.getContext('2d');
     for (let i = 0; i < plane; i++) {
-      const [r, g, bl] = colour(item.pixels, i, plane, channels, levels - 1);
+      const [r, g, bl] = pixelRgb(item.pixels, i, plane, channels, levels);
       ctx.fillStyle = `rgb(${r},${g},${bl})`;
       ctx.fillRect((i % width) * scale, Math.floor(i / width) * scale, scale, scale);
     }
@@ -104,13 +105,4 @@ export class Results {
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   }
-}
-
-/** RGB of pixel i: grey images are dark ink on white paper, colour images as they are. */
-function colour(pixels, i, plane, channels, max) {
-  if (channels === 1) {
-    const v = Math.round(255 * (1 - pixels[i] / max));
-    return [v, v, v];
-  }
-  return [0, 1, 2].map((c) => Math.round((255 * pixels[c * plane + i]) / max));
 }

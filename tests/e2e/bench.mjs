@@ -1,19 +1,20 @@
-// Browser benchmark (issue 4): times a full 28×28 completion (everything hidden) at batch 1
+// Browser benchmark: times a full 28×28 completion (everything hidden) at batch 1
 // and 16 with the naive and the cached sampler, on WebGPU (SwiftShader here) and on the CPU
 // backend, in headless Chromium. Prints one JSON object.
 //
-//   node tests/e2e/bench.mjs [--backend=webgpu,cpu] [--batches=1,16] [--repeats=1]
-//                            [--naive-pixels=N] [--max-pixels=N] [--dist=dist] [--model-dir=DIR]
+//   node tests/e2e/bench.mjs [--backend=webgpu,cpu] [--batches=1,16] [--samplers=naive,cached]
+//                            [--repeats=1] [--naive-pixels=N] [--max-pixels=N] [--dist=dist]
+//                            [--model-dir=DIR]
 //
 // The naive sampler runs the whole network once per pixel; at batch 16 on SwiftShader that
 // can take many minutes, so --naive-pixels (default 28 = one row) stops naive runs early and
 // extrapolates to 784 pixels. Such rows say `"extrapolated": true`.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { serve } from './server.mjs';
-import { launch, waitForState } from './browser.mjs';
+import { launch, useModelDir, waitForState } from './browser.mjs';
 
 const args = Object.fromEntries(
   process.argv.slice(2).map((a) => {
@@ -32,18 +33,13 @@ const query = {
 };
 if (args['max-pixels']) query.maxPixels = String(args['max-pixels']);
 
-const routes = {};
-if (args['model-dir']) {
-  const manifest = JSON.parse(readFileSync(join(args['model-dir'], 'mnist.json'), 'utf8'));
-  routes['/__model/mnist.json'] = () => ({ body: JSON.stringify(manifest), type: 'application/json' });
-  routes[`/__model/${manifest.weights}`] = () => ({ body: readFileSync(join(args['model-dir'], manifest.weights)) });
-  query.model = '/__model/mnist.json';
-} else if (!existsSync(join(DIST, 'www', 'models', 'mnist.json'))) {
+const MODEL_DIR = args['model-dir'];
+if (!MODEL_DIR && !existsSync(join(DIST, 'www', 'models', 'mnist.json'))) {
   console.error('no model in dist/www/models: build first or pass --model-dir');
   process.exit(1);
 }
 
-const server = await serve(DIST, { routes });
+const server = await serve(DIST);
 const browser = await launch({ webgpu: true });
 const out = {
   what: 'full 28x28 completion (all 784 pixels hidden), wall time in ms, headless Chromium',
@@ -57,6 +53,7 @@ let failed = false;
 try {
   for (const backend of BACKENDS) {
     const page = await browser.newPage();
+    if (MODEL_DIR) await useModelDir(page, server.url, MODEL_DIR);
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${server.url}index.html?${new URLSearchParams({ ...query, backend })}`);

@@ -1,8 +1,9 @@
 // Shared by the e2e tests and the benchmark: Debian's Chromium driven by playwright-core,
-// with the flags that give headless WebGPU through SwiftShader (docs: /work/shared/notes).
+// with the flags that give headless WebGPU through SwiftShader.
 
 import { chromium } from 'playwright-core';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
@@ -48,4 +49,19 @@ export async function waitForState(page, states, timeout) {
     { timeout, polling: 250 },
   );
   return handle.jsonValue();
+}
+
+/**
+ * Makes `page` receive the model in `dir` (mnist.json and the weights it names) where it asks
+ * for the shipped one, www/models/ under `baseUrl`: e.g. an untrained fixture when dist/ has no
+ * trained weights. Call before page.goto.
+ */
+export async function useModelDir(page, baseUrl, dir) {
+  const manifest = readFileSync(join(dir, 'mnist.json'));
+  const { weights } = JSON.parse(manifest);
+  const models = new URL('www/models/', baseUrl);
+  await page.route(new URL('mnist.json', models).href,
+    (route) => route.fulfill({ body: manifest, contentType: 'application/json' }));
+  await page.route(new URL(weights, models).href,
+    (route) => route.fulfill({ path: join(dir, weights), contentType: 'application/octet-stream' }));
 }

@@ -2,8 +2,8 @@
 //
 //   node tests/e2e/server.mjs [ROOT=dist] [PORT=8080]     (used by scripts/serve.sh)
 //
-// Tests import `serve(root, { routes })` to get an ephemeral port and extra routes (e.g.
-// deliberately corrupted model files) without writing them into dist/.
+// Tests and benchmarks import `serve(root)` to get an ephemeral port; files that are not in
+// dist/ (fixtures, broken models) they answer in the browser with Playwright's page.route.
 
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
@@ -24,11 +24,8 @@ const TYPES = {
   '.safetensors': 'application/octet-stream',
 };
 
-/**
- * Starts the server. `routes` maps a URL path to () => ({ status?, type?, body }).
- * Resolves to { url, close }.
- */
-export function serve(root, { port = 0, routes = {}, quiet = true } = {}) {
+/** Starts the server (port 0: any free one). Resolves to { url, close }. */
+export function serve(root, { port = 0, quiet = true } = {}) {
   const top = resolve(root);
   const server = createServer(async (req, res) => {
     const log = (status) => { if (!quiet) console.log(`${status} ${req.method} ${req.url}`); };
@@ -42,13 +39,6 @@ export function serve(root, { port = 0, routes = {}, quiet = true } = {}) {
     } catch {
       res.writeHead(400).end('bad URL');
       return log(400);
-    }
-    const route = routes[path];
-    if (route) {
-      const { status = 200, type = 'application/octet-stream', body } = route();
-      res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : body);
-      return log(status);
     }
     let file = join(top, path);
     if (file !== top && !file.startsWith(top + sep)) {

@@ -1,0 +1,329 @@
+// End-to-end tests of the page in headless Chromium against the release build in dist/, with
+// node's test runner. Every test opens its own browser context, so no test depends on what
+// another left behind or on the order they run in. Model files the page should not get from
+// dist/ (a fixture, broken files) are answered by Playwright's request interception.
+//
+// tests/e2e/run.mjs runs this file with command-line flags; `node --test tests/e2e/` runs it
+// with its defaults. Settings (environment):
+//   E2E_BACKENDS=webgpu,cpu   backends to test: "webgpu" is SwiftShader's WebGPU, "cpu" forces
+//                             the flex CPU backend (?backend=cpu) and adds the fallback and
+//                             phone-layout tests
+//   E2E_DIST=dist             the built app
+//   E2E_MODEL_DIR=DIR         serve this directory's model (mnist.json + weights) in place of
+//                             the one in dist/, e.g. an untrained fixture
+//   E2E_COMPLETE_TIMEOUT_MS   how long one completion may take
+// Screenshots go to test-results/.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { serve } from './server.mjs';
+import { launch, useModelDir, waitForState } from './browser.mjs';
+
+const BACKENDS = (process.env.E2E_BACKENDS || 'webgpu,cpu').split(',');
+const DIST = process.env.E2E_DIST || 'dist';
+const MODEL_DIR = process.env.E2E_MODEL_DIR || null;
+const OUT = 'test-results';
+// Generous: SwiftShader emulates the GPU on the CPU, and CI has two cores.
+const COMPLETE_TIMEOUT = Number(process.env.E2E_COMPLETE_TIMEOUT_MS || 15 * 60_000);
+const LOAD_TIMEOUT = 180_000;
+
+mkdirSync(OUT, { recursive: true });
+
+// ---------------------------------------------------------------- model files
+
+const modelDir = MODEL_DIR ?? join(DIST, 'www', 'models');
+const manifestPath = join(modelDir, 'mnist.json');
+if (!existsSync(manifestPath)) {
+  throw new Error(`no model at ${manifestPath}: build dist/ (trunk build --release) or pass --model-dir`);
+}
+const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+const weights = readFileSync(join(modelDir, manifest.weights));
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+const json = (value) => ({ body: JSON.stringify(value), contentType: 'application/json' });
+const bytes = (body) => ({ body, contentType: 'application/octet-stream' });
+
+// Test digits: the shipped file when there is one, else two synthetic digits (a 1 and a 0).
+const DIGITS = existsSync(join(DIST, 'www', 'models', 'mnist-digits.json')) ? null : (() => {
+  const digit = (label, on) => ({ label, pixels: Array.from({ length: 784 }, (_, i) => (on(i % 28, Math.floor(i / 28)) ? 1 : 0)) });
+  return json({
+    width: 28,
+    height: 28,
+    digits: [
+      digit(1, (x, y) => x >= 13 && x <= 15 && y >= 4 && y <= 23),
+      digit(0, (x, y) => Math.abs(Math.hypot((x - 13.5) / 6, (y - 13.5) / 9) - 1) < 0.22),
+    ],
+  });
+})();
+
+// Broken models, each loaded with ?model=/__bad/NAME: each must end in a readable error in the
+// page, not a broken canvas. `files` are the responses under /__bad/; anything else there is
+// left to the static server, which answers 404.
+const flipped = Buffer.from(weights);
+flipped[flipped.length >> 1] ^= 0xff;
+const truncated = weights.subarray(0, weights.length >> 1);
+const BROKEN = [
+  {
+    name: 'weights that fail the sha256 check',
+    model: 'hash.json',
+    files: { 'hash.json': json({ ...manifest, weights: 'hash.bin' }), 'hash.bin': bytes(flipped) },
+    error: /sha256/i,
+  },
+  {
+    name: 'truncated weights with a matching sha256',
+    model: 'truncated.json',
+    files: {
+      'truncated.json': json({ ...manifest, weights: 'truncated.bin', sha256: sha256(truncated) }),
+      'truncated.bin': bytes(truncated),
+    },
+    error: /truncated|safetensors/i,
+  },
+  {
+    name: 'a manifest that is not JSON',
+    model: 'notjson.json',
+    files: { 'notjson.json': { body: '{ "format": 1, this is not json', contentType: 'application/json' } },
+    error: /not valid JSON/i,
+  },
+  {
+    name: 'a manifest whose weights file is missing',
+    model: 'noweights.json',
+    files: { 'noweights.json': json({ ...manifest, weights: 'missing.bin' }) },
+    error: /HTTP 404/,
+  },
+  { name: 'a missing manifest', model: 'absent.json', files: {}, error: /HTTP 404/ },
+];
+
+// ---------------------------------------------------------------- page helpers
+
+const server = await serve(DIST);
+after(() => server.close());
+
+/**
+ * Opens the app in a new browser context (closed when test `t` ends) and collects page errors
+ * and console errors. `files` maps paths under the server root to responses for this page.
+ */
+async function open(t, browser, query, { viewport = { width: 1100, height: 1000 }, files = {}, ...contextOptions } = {}) {
+  const context = await browser.newContext({ viewport, ...contextOptions });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  if (MODEL_DIR) await useModelDir(page, server.url, MODEL_DIR);
+  if (DIGITS) files = { 'www/models/mnist-digits.json': DIGITS, ...files };
+  for (const [path, response] of Object.entries(files)) {
+    await page.route(new URL(path, server.url).href, (route) => route.fulfill(response));
+  }
+  await page.goto(`${server.url}index.html?${new URLSearchParams(query)}`);
+  return { page, problems };
+}
+
+/** Opens the app and waits until the model is loaded. */
+async function openReady(t, browser, query, options) {
+  const opened = await open(t, browser, query, options);
+  const state = await waitForState(opened.page, ['ready', 'error'], LOAD_TIMEOUT);
+  assert.equal(state, 'ready', await errorText(opened.page));
+  return opened;
+}
+
+/** No page errors, no console errors and no error box, from opening the page until now. */
+async function assertNoErrors({ page, problems }) {
+  assert.deepEqual(problems, []);
+  assert.equal(await errorText(page), '');
+}
+
+async function errorText(page) {
+  return page.$eval('#error', (e) => (e.hidden ? '' : e.textContent));
+}
+
+/** Centre of cell (x, y) of the drawing canvas, in page coordinates. */
+async function cellPoint(page, x, y) {
+  const box = await page.locator('#draw').boundingBox();
+  return [box.x + ((x + 0.5) * box.width) / 28, box.y + ((y + 0.5) * box.height) / 28];
+}
+
+async function drag(page, cells) {
+  const [x0, y0] = await cellPoint(page, ...cells[0]);
+  await page.mouse.move(x0, y0);
+  await page.mouse.down();
+  for (const c of cells.slice(1)) {
+    const [x, y] = await cellPoint(page, ...c);
+    await page.mouse.move(x, y, { steps: 6 });
+  }
+  await page.mouse.up();
+}
+
+async function setRange(page, id, value) {
+  await page.$eval(`#${id}`, (el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+async function complete(page, button = '#complete') {
+  const before = await page.evaluate(() => window.pixelcnnApp.state.finishedRuns);
+  await page.click(button);
+  await page.waitForFunction(
+    (n) => window.pixelcnnApp.state.finishedRuns > n || document.getElementById('app').dataset.state === 'error',
+    before,
+    { timeout: COMPLETE_TIMEOUT, polling: 250 },
+  );
+  const state = await page.$eval('#app', (e) => e.dataset.state);
+  assert.equal(state, 'done', `completion ended in state ${state}: ${await errorText(page)}`);
+  return page.evaluate(() => window.pixelcnnApp.lastFrame());
+}
+
+// ---------------------------------------------------------------- the tests
+
+for (const backend of BACKENDS) {
+  describe(`[${backend}]`, () => {
+    let browser;
+    before(async () => { browser = await launch({ webgpu: true }); });
+    after(() => browser?.close());
+
+    test('page loads the model and reports the backend', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      assert.equal(await app.page.$eval('#app', (e) => e.dataset.backend), backend);
+      assert.match(await app.page.textContent('#backend'), backend === 'webgpu' ? /WebGPU/ : /CPU/);
+      await assertNoErrors(app);
+    });
+
+    test('draw, hide the bottom half, complete 4 alternatives', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      // A stroke with the pen in the top half (brush 2).
+      await page.click('[data-tool=pen]');
+      await page.selectOption('#brush', '2');
+      await drag(page, [[8, 4], [14, 3], [19, 5], [18, 9], [13, 12]]);
+      // The bottom half with the hide brush (brush 5 covers centre ±2 rows).
+      await page.click('[data-tool=hide]');
+      await page.selectOption('#brush', '5');
+      for (const y of [16, 21, 25]) await drag(page, [[0, y], [27, y]]);
+      const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+      const inked = canvas.pixels.filter((v, i) => v && canvas.known[i]).length;
+      assert.ok(inked >= 20, `the pen stroke left ${inked} inked pixels`);
+      for (let i = 0; i < 784; i++) {
+        assert.equal(canvas.known[i], i < 14 * 28 ? 1 : 0, `pixel ${i} should be ${i < 392 ? 'known' : 'hidden'}`);
+      }
+      await setRange(page, 'alternatives', 4);
+      await page.fill('#seed', '7');
+      const frame = await complete(page);
+      assert.equal(frame.batch, 4);
+      assert.equal(frame.total, 392);
+      assert.equal(frame.done, frame.total, 'every hidden pixel was generated');
+      for (let b = 0; b < 4; b++) {
+        for (let i = 0; i < 784; i++) {
+          const v = frame.pixels[b * 784 + i];
+          if (canvas.known[i]) assert.equal(v, canvas.pixels[i], `alternative ${b}: known pixel ${i} changed`);
+          else assert.ok(v === 0 || v === 1, `alternative ${b}: hidden pixel ${i} has no level (${v})`);
+        }
+      }
+      const alts = new Set([0, 1, 2, 3].map((b) => frame.pixels.slice(b * 784, (b + 1) * 784).join('')));
+      assert.ok(alts.size > 1, 'the 4 alternatives are all identical');
+      // Every thumbnail is finished (no pending hatching) and downloadable.
+      assert.equal(await page.locator('.alt button:not([disabled])').count(), 4);
+      await assertNoErrors(app);
+      await page.screenshot({ path: join(OUT, `complete-${backend}.png`), fullPage: true });
+    });
+
+    // A 3-row hole: SwiftShader emulates the GPU on the CPU, and each pixel costs a round of
+    // dispatches whatever the batch size.
+    test('same seed gives the same pixels, another seed others', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      await page.click('[data-tool=pen]');
+      await page.selectOption('#brush', '2');
+      await drag(page, [[6, 6], [20, 20]]);
+      await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(25));
+      await setRange(page, 'alternatives', 2);
+      await page.fill('#seed', '7');
+      const first = await complete(page);
+      assert.equal(first.total, 3 * 28);
+      const again = await complete(page);
+      assert.deepEqual(again.pixels, first.pixels);
+      await page.fill('#seed', '8');
+      const other = await complete(page);
+      assert.notDeepEqual(other.pixels, first.pixels);
+      await assertNoErrors(app);
+    });
+
+    test('Sample starts from an empty canvas; Stop cancels it', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      await setRange(page, 'alternatives', 1);
+      await page.click('#sample');
+      // Stop is clicked inside the page on the first animation frame after the first pixels
+      // arrive: a full sample takes under a second on the CPU, so a click from the test
+      // process could land after it finished.
+      await page.waitForFunction(() => {
+        const frame = window.pixelcnnApp.lastFrame();
+        if (!(frame?.done > 0 && frame.total === 784)) return false;
+        document.getElementById('stop').click();
+        return true;
+      }, null, { timeout: COMPLETE_TIMEOUT, polling: 'raf' });
+      assert.equal(await waitForState(page, ['ready', 'error', 'done'], 10_000), 'ready', 'Stop cancelled the run');
+      assert.ok(await page.evaluate(() => window.pixelcnnApp.lastFrame().done) < 784, 'cancelled before the end');
+      assert.ok(await page.$eval('#complete', (b) => !b.disabled), 'Complete is enabled again');
+      await assertNoErrors(app);
+    });
+
+    describe('broken model files show a readable error', () => {
+      for (const { name, model, files, error } of BROKEN) {
+        test(name, async (t) => {
+          const url = `/__bad/${model}`;
+          const served = Object.fromEntries(Object.entries(files).map(([f, r]) => [`__bad/${f}`, r]));
+          const { page } = await open(t, browser, { backend, model: url }, { files: served });
+          assert.equal(await waitForState(page, ['ready', 'error'], LOAD_TIMEOUT), 'error', `${url} loaded`);
+          const text = await errorText(page);
+          assert.match(text, error, `${url}: ${text}`);
+          assert.ok(await page.$eval('#complete', (b) => b.disabled), `${url}: Complete is enabled`);
+        });
+      }
+    });
+  });
+}
+
+if (BACKENDS.includes('cpu')) {
+  // Without --enable-unsafe-webgpu, headless Chromium has no adapter: "auto" must fall back.
+  describe('without WebGPU', () => {
+    let browser;
+    before(async () => { browser = await launch({ webgpu: false }); });
+    after(() => browser?.close());
+
+    test('[auto] without WebGPU the page falls back to the CPU and says so', async (t) => {
+      const app = await openReady(t, browser, {});
+      const { page, problems } = app;
+      assert.equal(await page.$eval('#app', (e) => e.dataset.backend), 'cpu');
+      const notice = await page.$eval('#notice', (e) => (e.hidden ? '' : e.textContent));
+      assert.match(notice, /WebGPU/);
+      assert.match(notice, /CPU/);
+      assert.deepEqual(problems, []);
+    });
+
+    test('[auto] ?backend=webgpu without WebGPU is an error in the page', async (t) => {
+      const { page } = await open(t, browser, { backend: 'webgpu' });
+      assert.equal(await waitForState(page, ['ready', 'error'], LOAD_TIMEOUT), 'error');
+      assert.match(await errorText(page), /WebGPU/);
+    });
+
+    test('[phone] a 360 px wide touch screen: no sideways scroll, touch draws', async (t) => {
+      const app = await openReady(t, browser, { backend: 'cpu' }, {
+        viewport: { width: 360, height: 740 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2,
+      });
+      const { page, problems } = app;
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
+      const box = await page.locator('#draw').boundingBox();
+      assert.ok(box.width >= 300 && box.x >= 0 && box.x + box.width <= 360, `canvas box ${JSON.stringify(box)}`);
+      const [x, y] = await cellPoint(page, 10, 10);
+      await page.touchscreen.tap(x, y);
+      const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+      assert.equal(canvas.pixels[10 * 28 + 10], 1, 'a tap with the pen inks the cell');
+      await page.screenshot({ path: join(OUT, 'phone.png') });
+      assert.deepEqual(problems, []);
+    });
+  });
+}
