@@ -12,9 +12,9 @@ for round in $(seq "$rounds"); do
   "$python" benches/torch_train_speed.py --steps 30 --warmup 5 --batch 64 --threads "$cores" 2>/dev/null |
     sed "s/^/round $round: /"
   for workers in "$cores" 1; do
-    ./target/release/pixelcnn train --limit 1280 --test-limit 10 --epochs 1 --batch-size 64 \
-      --workers "$workers" --checkpoint-dir /tmp/pixelcnn-speed --checkpoint-every 100000 \
-      --out-dir /tmp/pixelcnn-speed --name speed 2>&1 |
+    ./target/release/pixelcnn train --limit 1280 --test-limit 10 --total-epochs 1 --lr 1e-3 \
+      --batch-size 64 --workers "$workers" --validation-images 0 \
+      --checkpoint-dir /tmp/pixelcnn-speed --out-dir /tmp/pixelcnn-speed --name speed 2>&1 |
       grep -o 'trained .*' | sed "s/^/round $round: burn flex, $workers workers: /"
     rm -rf /tmp/pixelcnn-speed
   done

@@ -3,7 +3,7 @@
 # installs only what is missing. Safe to run on every test run, as root in CI or as a user.
 #   Debian chromium (headless browser for the e2e tests; its SwiftShader gives WebGPU)
 #   node + npm, then npm deps from package-lock.json (playwright-core, binaryen@132 = wasm-opt)
-#   rustup target wasm32-unknown-unknown, trunk 0.21.14, wasm-bindgen-cli 0.2.130
+#   rustup clippy and target wasm32-unknown-unknown, trunk 0.21.14, wasm-bindgen-cli 0.2.130
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +35,10 @@ command -v curl >/dev/null || command -v rustup >/dev/null || missing_apt+=(curl
 if ! command -v rustup >/dev/null; then
   say "installing rustup (toolchain from rust-toolchain / stable)"
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+fi
+if ! rustup component list --installed | grep -q '^clippy'; then
+  say "rustup component add clippy"
+  rustup component add clippy
 fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "rustup target add wasm32-unknown-unknown"

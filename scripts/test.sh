@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Everything CI checks: Rust tests, the release wasm build, and the browser tests in headless
-# Chromium once with WebGPU (SwiftShader) and once with the CPU backend forced.
+# Everything CI checks: Rust tests, clippy (native and wasm), the release wasm build, and the
+# browser tests in headless Chromium once with WebGPU (SwiftShader) and once with the CPU
+# backend forced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,6 +11,10 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "cargo test"
 cargo test --locked
+
+step "cargo clippy (native, then the browser build)"
+cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features web --lib -- -D warnings
 
 step "trunk build --release"
 trunk build --release

@@ -17,8 +17,11 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use burn::tensor::{Int, TensorData};
+
 use crate::cached::CachedSampler;
 use crate::config::PixelCnnConfig;
+use crate::importance::{ImportanceCompletion, ImportanceRequest, MAX_CANDIDATES};
 use crate::model::PixelCnn;
 use crate::sample::{Completion, NaiveSampler, SampleError, SampleRequest};
 use crate::weights::{Manifest, load_from_bytes, parse_manifest};
@@ -50,6 +53,13 @@ export interface StartOptions {
   sampler?: SamplerName;
   /** Force a backend for this completion; default: the engine's choice for this batch size. */
   backend?: BackendName;
+  /**
+   * Candidates drawn for importance resampling (1..=64, at least `alternatives`): the
+   * alternatives are then chosen from that many candidates by how well they fit the known
+   * pixels after the hole, best first, and frames carry their `scores`. Omit for the plain
+   * raster-order sampler (no scores).
+   */
+  candidates?: number;
 }
 
 export interface BenchOptions {
@@ -328,6 +338,7 @@ pub struct Frame {
     batch: usize,
     cancelled: bool,
     pixels: Vec<u8>,
+    scores: Option<Vec<f64>>,
 }
 
 #[wasm_bindgen]
@@ -361,6 +372,12 @@ impl Frame {
     pub fn pixels(&self) -> Vec<u8> {
         self.pixels.clone()
     }
+    /// With `candidates`, once finished: log p(known pixels after the hole | alternative) per
+    /// alternative, in nats, best (highest) first, in the order of `pixels`.
+    #[wasm_bindgen(getter)]
+    pub fn scores(&self) -> Option<Vec<f64>> {
+        self.scores.clone()
+    }
 }
 
 /// StartOptions as JSON-ish input; every field optional.
@@ -373,6 +390,7 @@ struct StartOptions {
     label: Option<i64>,
     sampler: Option<SamplerName>,
     backend: Option<BackendName>,
+    candidates: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -419,8 +437,24 @@ struct Loaded {
     models: Vec<(BackendName, PixelCnn)>,
 }
 
+/// A completion in progress: a plain sampler, or an importance-resampled one whose pool
+/// weights must be read back (asynchronously) before its alternatives can be chosen.
+enum Run {
+    Plain(Box<dyn Completion>),
+    Importance(Box<ImportanceCompletion>),
+}
+
+impl Run {
+    fn completion(&mut self) -> &mut dyn Completion {
+        match self {
+            Run::Plain(c) => c.as_mut(),
+            Run::Importance(c) => c.as_mut(),
+        }
+    }
+}
+
 struct Job {
-    completion: Box<dyn Completion>,
+    run: Run,
     batch: usize,
     backend: BackendName,
 }
@@ -592,16 +626,48 @@ impl Engine {
         if !(seed.is_finite() && seed >= 0.0 && seed <= 2f64.powi(53)) {
             return Err(js_err("seed must be an integer between 0 and 2^53"));
         }
+        let candidates = match options.candidates {
+            None => None,
+            Some(n) if n.fract() == 0.0 && (1.0..=MAX_CANDIDATES as f64).contains(&n) => {
+                Some(n as usize)
+            }
+            Some(n) => {
+                return Err(js_err(format!(
+                    "start: candidates must be an integer in 1..={MAX_CANDIDATES}, got {n}"
+                )));
+            }
+        };
         let (levels, known) = self
             .canvas
             .borrow()
             .clone()
             .ok_or_else(|| js_err("start: call setCanvas first"))?;
+        let temperature = options.temperature.unwrap_or(1.0);
+        if let Some(n) = candidates {
+            let backend = match options.backend {
+                Some(b) => self.check_backend(b).map_err(js_err)?,
+                None => self.pick_backend(n.max(batch)),
+            };
+            let request = ImportanceRequest {
+                levels,
+                known,
+                alternatives: batch,
+                candidates: n,
+                temperature,
+                seed: seed as u64,
+                label: options.label,
+            };
+            let model = self.model_on(backend).map_err(js_err)?;
+            let completion = ImportanceCompletion::new(&model, request, self.device(backend))
+                .map_err(|e| js_err(format!("start: {e}")))?;
+            self.install(Run::Importance(Box::new(completion)), batch, backend);
+            return Ok(backend.as_str().into());
+        }
         let request = SampleRequest {
             batch,
             levels: levels.repeat(batch),
             known: known.repeat(batch),
-            temperature: options.temperature.unwrap_or(1.0),
+            temperature,
             seed: seed as u64,
             labels: options.label.map(|l| vec![l; batch]),
         };
@@ -617,14 +683,43 @@ impl Engine {
     /// Advances the completion by up to `pixels` pixels, then reads the canvas back.
     pub async fn step(&self, pixels: usize) -> Result<Frame, JsError> {
         let generation = self.generation.get();
-        let (canvas, done, total, batch) = {
+        let pending_weights = {
             let mut job = self.job.borrow_mut();
             let job = job
                 .as_mut()
                 .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
-            job.completion.step(pixels.max(1));
-            let (done, total) = job.completion.progress();
-            (job.completion.canvas(), done, total, job.batch)
+            job.run.completion().step(pixels.max(1));
+            match &job.run {
+                Run::Importance(c) => c.log_weights(),
+                Run::Plain(_) => None,
+            }
+        };
+        if let Some(weights) = pending_weights {
+            let weights = read_floats(weights).await.map_err(js_err)?;
+            if self.generation.get() == generation
+                && let Some(Job {
+                    run: Run::Importance(c),
+                    ..
+                }) = self.job.borrow_mut().as_mut()
+            {
+                c.choose(&weights).map_err(js_err)?;
+            }
+        }
+        if self.generation.get() != generation {
+            return Ok(Frame::stale());
+        }
+        let (canvas, done, total, batch, scores) = {
+            let mut job = self.job.borrow_mut();
+            let job = job
+                .as_mut()
+                .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
+            let scores = match &job.run {
+                Run::Importance(c) => c.scores().map(<[f64]>::to_vec),
+                Run::Plain(_) => None,
+            };
+            let completion = job.run.completion();
+            let (done, total) = completion.progress();
+            (completion.canvas(), done, total, job.batch, scores)
         };
         let pixels = read_levels(canvas).await.map_err(js_err)?;
         Ok(Frame {
@@ -633,7 +728,69 @@ impl Engine {
             batch,
             cancelled: self.generation.get() != generation,
             pixels,
+            scores,
         })
+    }
+
+    /// Per-value surprise of complete images: `pixels` are level indices [B, C, H, W]
+    /// (B ≥ 1 whole images); returns −log p(x_i | x_<i) in nats, [B, C, H, W]. Their sum over
+    /// an image is its negative log-likelihood.
+    pub async fn score(
+        &self,
+        pixels: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "number | null | undefined")] label: Option<f64>,
+    ) -> Result<Vec<f32>, JsError> {
+        let config = self.config().map_err(js_err)?;
+        let size = config.values_per_image();
+        if pixels.is_empty() || !pixels.len().is_multiple_of(size) {
+            return Err(js_err(format!(
+                "score: expected whole images of {size} values ({}×{}×{}), got {}",
+                config.channels,
+                config.height,
+                config.width,
+                pixels.len()
+            )));
+        }
+        if let Some(v) = pixels.iter().find(|&&v| v as usize >= config.levels) {
+            return Err(js_err(format!(
+                "score: pixel value {v} is outside 0..{}",
+                config.levels - 1
+            )));
+        }
+        let batch = pixels.len() / size;
+        let labels = match label {
+            None => None,
+            Some(l) if l.fract() == 0.0 && l >= 0.0 && (l as usize) < config.classes => {
+                Some(vec![l as i64; batch])
+            }
+            Some(l) => {
+                return Err(js_err(format!(
+                    "score: label must be an integer in 0..{} for this model, got {l}",
+                    config.classes
+                )));
+            }
+        };
+        let backend = self.pick_backend(batch);
+        let model = self.model_on(backend).map_err(js_err)?;
+        let device = self.device(backend);
+        let levels: Vec<i64> = pixels.iter().map(|&v| i64::from(v)).collect();
+        let levels = Tensor::<4, Int>::from_data(
+            TensorData::new(
+                levels,
+                [batch, config.channels, config.height, config.width],
+            ),
+            device,
+        );
+        let labels =
+            labels.map(|l| Tensor::<1, Int>::from_data(TensorData::new(l, [batch]), device));
+        let surprise = model.log_probs(levels, labels.as_ref()).neg();
+        let data = surprise
+            .into_data_async()
+            .await
+            .map_err(|e| js_err(format!("score: reading back failed: {e}")))?;
+        data.convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| js_err(format!("score: {e:?}")))
     }
 
     /// Runs the completion to the end and returns the final frame.
@@ -804,13 +961,18 @@ impl Engine {
         let batch = request.batch;
         let completion =
             make_sampler(sampler, &model, request, self.device(backend)).map_err(js_err)?;
+        self.install(Run::Plain(completion), batch, backend);
+        Ok(())
+    }
+
+    /// Replaces any completion in progress by `run`.
+    fn install(&self, run: Run, batch: usize, backend: BackendName) {
         self.cancel();
         *self.job.borrow_mut() = Some(Job {
-            completion,
+            run,
             batch,
             backend,
         });
-        Ok(())
     }
 
     /// Steps until `pixels` pixels are done, then waits for the device (one readback).
@@ -820,12 +982,38 @@ impl Engine {
             let job = job
                 .as_mut()
                 .ok_or_else(|| js_err("benchmark: completion vanished"))?;
-            job.completion.step(pixels);
-            job.completion.canvas()
+            let completion = job.run.completion();
+            completion.step(pixels);
+            completion.canvas()
         };
         read_levels(canvas).await.map_err(js_err)?;
         Ok(())
     }
+}
+
+impl Frame {
+    /// What `step` returns when `cancel()` or a new `start()` came while it waited.
+    fn stale() -> Self {
+        Self {
+            done: 0,
+            total: 0,
+            batch: 0,
+            cancelled: true,
+            pixels: Vec::new(),
+            scores: None,
+        }
+    }
+}
+
+/// Reads a float vector back (asynchronously).
+async fn read_floats(values: Tensor<1>) -> Result<Vec<f32>, String> {
+    let data = values
+        .into_data_async()
+        .await
+        .map_err(|e| format!("reading back from the device failed: {e}"))?;
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| format!("reading back from the device failed: {e:?}"))
 }
 
 /// Reads a canvas back (asynchronously: WebGPU forbids blocking reads) as u8 levels.

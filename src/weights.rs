@@ -92,12 +92,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The model's parameters as (name, shape, f32 values), in a stable order.
+/// A parameter's name, shape and f32 values.
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
+/// The model's parameters in a stable order.
 ///
 /// Reads tensors synchronously, so it is for native code (the browser never saves).
-pub fn named_parameters(
-    model: &PixelCnn,
-) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, LoadError> {
+pub fn named_parameters(model: &PixelCnn) -> Result<Vec<NamedTensor>, LoadError> {
     model
         .collect(None, None, false)
         .into_iter()

@@ -94,3 +94,58 @@ fn shipped_model_logits_are_unchanged() {
     println!("largest relative logit change: {worst:e}");
     assert!(worst < 1e-5, "logits moved by up to {worst:e}");
 }
+
+/// The per-value scores the page shows (and its heat-map draws) add up to the NLL that
+/// `pixelcnn eval` reports for the same images.
+#[test]
+fn scores_sum_to_the_evaluated_nll() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let device = Device::flex();
+    let (model, _) =
+        weights::load_model(&root.join("www/models/mnist.json"), &device).expect("loads");
+    let digits: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("www/models/mnist-digits.json")).expect("digits"),
+    )
+    .expect("json");
+    let images: Vec<u8> = (0..6)
+        .flat_map(|i| {
+            digits["digits"][i]["pixels"]
+                .as_array()
+                .expect("pixels")
+                .iter()
+                .map(|v| v.as_u64().expect("level") as u8)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let set = pixelcnn::data::Dataset {
+        labels: vec![0; 6],
+        images: images.clone(),
+        channels: 1,
+        height: 28,
+        width: 28,
+        levels: 2,
+        grey: None,
+    };
+    let eval_nll = pixelcnn::train::evaluate(&model, &set, 4, 2, &device, false);
+    let levels = Tensor::<4, Int>::from_data(
+        TensorData::new(
+            images.iter().map(|&v| i64::from(v)).collect::<Vec<_>>(),
+            [6, 1, 28, 28],
+        ),
+        &device,
+    );
+    let log_probs: Vec<f32> = model
+        .log_probs(levels, None)
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32");
+    assert_eq!(log_probs.len(), 6 * 784);
+    assert!(log_probs.iter().all(|&lp| lp <= 0.0 && lp.is_finite()));
+    let per_image: Vec<f64> = log_probs
+        .chunks(784)
+        .map(|image| -image.iter().map(|&v| f64::from(v)).sum::<f64>())
+        .collect();
+    let mean = per_image.iter().sum::<f64>() / 6.0;
+    println!("scores: {per_image:.3?}, mean {mean:.4}; pixelcnn eval's NLL {eval_nll:.4}");
+    assert!((mean - eval_nll).abs() < 1e-3, "{mean} vs {eval_nll}");
+}

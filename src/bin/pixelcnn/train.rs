@@ -244,17 +244,16 @@ fn export(
         dtype.name()
     );
     let manifest_path = options.out_dir.join(format!("{}.json", options.name));
-    if options.only_if_better {
-        if let Ok((_, current)) = weights::load_model(&manifest_path, device) {
-            if current.metrics.test_nll_nats <= nll {
-                println!(
-                    "not written: {} already has {:.3} nats",
-                    manifest_path.display(),
-                    current.metrics.test_nll_nats
-                );
-                return Ok(());
-            }
-        }
+    if options.only_if_better
+        && let Ok((_, current)) = weights::load_model(&manifest_path, device)
+        && current.metrics.test_nll_nats <= nll
+    {
+        println!(
+            "not written: {} already has {:.3} nats",
+            manifest_path.display(),
+            current.metrics.test_nll_nats
+        );
+        return Ok(());
     }
     let metrics = Metrics {
         test_nll_nats: nll,
