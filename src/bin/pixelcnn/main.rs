@@ -12,6 +12,7 @@ use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 mod bench;
 mod complete_eval;
+mod curve;
 mod digits;
 mod eval;
 mod grid;
@@ -44,6 +45,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Compare raster and importance-resampled completions on several hole shapes.
     CompleteEval(complete_eval::CompleteEvalArgs),
+    /// Draw a checkpoint's training curve as a PNG.
+    Curve(curve::CurveArgs),
     /// Export a few binarized test digits for the web page.
     Digits(digits::DigitsArgs),
 }
@@ -152,6 +155,7 @@ fn main() {
         Command::Train(args) => train::run(args),
         Command::Export(args) => train::run_export(args),
         Command::CompleteEval(args) => complete_eval::run(args),
+        Command::Curve(args) => curve::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(&args),
