@@ -1,11 +1,13 @@
 //! IDX reading and binarization on fixtures the test writes itself.
 
+mod common;
+
 use burn::tensor::Device;
+use common::TempDir;
 use pixelcnn::data::{Dataset, DatasetKind, Split, read_idx, write_idx};
 
-fn fixture(tag: &str, images: &[u8], labels: &[u8], n: usize) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("pixelcnn-data-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+fn fixture(tag: &str, images: &[u8], labels: &[u8], n: usize) -> TempDir {
+    let dir = TempDir::new(&format!("data-{tag}"));
     write_idx(&dir.join("t10k-images-idx3-ubyte.gz"), &[n, 4, 4], images).expect("write");
     write_idx(&dir.join("t10k-labels-idx1-ubyte.gz"), &[n], labels).expect("write");
     dir
@@ -123,5 +125,4 @@ fn fresh_binarization_is_deterministic_per_seed_and_epoch_and_differs_across_epo
         again.images, tail.images,
         "another fixed seed gives other bits"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

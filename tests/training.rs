@@ -3,7 +3,10 @@
 //! the manifest, a short run lowers the loss, and splitting a batch over workers does not change
 //! its gradients.
 
+mod common;
+
 use burn::tensor::{Device, Tensor};
+use common::TempDir;
 use pixelcnn::data::Dataset;
 use pixelcnn::train::{
     Schedule, TrainOptions, TrainSegment, TrainState, batch_gradients, describe_history, train,
@@ -50,27 +53,6 @@ fn options(dir: &std::path::Path, epochs: f64, batch: usize, device: &str) -> Tr
         device_name: device.to_string(),
         workers: 2,
         validation_images: 0,
-    }
-}
-
-/// A temporary folder removed when dropped, also when the test fails.
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("pixelcnn-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        Self(path)
-    }
-
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -1,7 +1,10 @@
 //! Manifest + safetensors round trip, and every way a weights file can be wrong giving its own
 //! error.
 
+mod common;
+
 use burn::tensor::{Device, Tensor, TensorData};
+use common::TempDir;
 use pixelcnn::error::LoadError;
 use pixelcnn::weights::{self, Metrics, StoredDType};
 use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
@@ -49,8 +52,8 @@ fn logits(model: &PixelCnn) -> Vec<f32> {
 }
 
 /// Saves a fresh model into a temp dir; returns (dir, manifest json, weights bytes, model).
-fn saved(dtype: StoredDType, tag: &str) -> (std::path::PathBuf, String, Vec<u8>, PixelCnn) {
-    let dir = std::env::temp_dir().join(format!("pixelcnn-weights-{tag}-{}", std::process::id()));
+fn saved(dtype: StoredDType, tag: &str) -> (TempDir, String, Vec<u8>, PixelCnn) {
+    let dir = TempDir::new(&format!("weights-{tag}"));
     let model = PixelCnn::new(&config(), &Device::flex()).expect("config");
     weights::save_model(&model, &dir, "m", "fixture", dtype, metrics()).expect("save");
     let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
