@@ -64,7 +64,7 @@ fn state(dir: &std::path::Path) -> TrainState {
 #[test]
 fn resuming_with_another_batch_size_continues_at_the_same_image() {
     let dir = TempDir::new("resume");
-    let dir = dir.path();
+    let dir: &std::path::Path = &dir;
     let (set, config, device) = (tiny_set(20), tiny_config(), Device::flex());
 
     let first = train(&config, &set, None, &device, &options(dir, 1.0, 8, "gpu A")).expect("train");
@@ -129,7 +129,7 @@ fn a_resumed_run_follows_the_same_learning_rate_curve_and_losses() {
         &set,
         None,
         &device,
-        &options(whole_dir.path(), 2.0, 4, "cpu"),
+        &options(&whole_dir, 2.0, 4, "cpu"),
     )
     .expect("train");
     assert_eq!(whole.rates.len(), 10, "2 epochs of 20 in steps of 4");
@@ -137,11 +137,11 @@ fn a_resumed_run_follows_the_same_learning_rate_curve_and_losses() {
     // The same plan, stopped after its first step by the time budget, then resumed with the
     // checkpoint's own schedule.
     let split_dir = TempDir::new("curve-split");
-    let mut first_part = options(split_dir.path(), 2.0, 4, "cpu");
+    let mut first_part = options(&split_dir, 2.0, 4, "cpu");
     first_part.max_seconds = Some(0.0);
     let first = train(&config, &set, None, &device, &first_part).expect("first part");
     assert_eq!(first.rates.len(), 1);
-    let mut second_part = options(split_dir.path(), 2.0, 4, "cpu");
+    let mut second_part = options(&split_dir, 2.0, 4, "cpu");
     second_part.schedule = None;
     let second = train(&config, &set, None, &device, &second_part).expect("second part");
 
@@ -168,7 +168,7 @@ fn a_resumed_run_follows_the_same_learning_rate_curve_and_losses() {
 fn fifty_steps_lower_the_loss_on_a_tiny_set() {
     let (set, config, device) = (tiny_set(40), tiny_config(), Device::flex());
     let dir = TempDir::new("lowers");
-    let mut opts = options(dir.path(), 10.0, 8, "cpu");
+    let mut opts = options(&dir, 10.0, 8, "cpu");
     opts.schedule = Some(Schedule::new(1e-2, 10.0));
     let outcome = train(&config, &set, None, &device, &opts).expect("train");
     let losses = &outcome.losses;
@@ -191,9 +191,9 @@ fn two_workers_give_the_gradients_of_one() {
     let dir = TempDir::new("workers");
     let indices: Vec<usize> = (0..12).rev().collect();
     let epochs = vec![0; 12];
-    let mut one = options(dir.path(), 1.0, 12, "cpu");
+    let mut one = options(&dir, 1.0, 12, "cpu");
     one.workers = 1;
-    let mut two = options(dir.path(), 1.0, 12, "cpu");
+    let mut two = options(&dir, 1.0, 12, "cpu");
     two.workers = 2;
     let (grads_one, loss_one) = batch_gradients(&model, &set, &indices, &epochs, &one, &device);
     let (grads_two, loss_two) = batch_gradients(&model, &set, &indices, &epochs, &two, &device);

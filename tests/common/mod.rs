@@ -13,10 +13,6 @@ impl TempDir {
         std::fs::create_dir_all(&path).expect("temp dir");
         Self(path)
     }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
 }
 
 impl std::ops::Deref for TempDir {
