@@ -8,6 +8,34 @@ use crate::error::ConfigError;
 /// to the model makes old weight files load into the wrong places.
 pub const CONFIG_VERSION: u32 = 1;
 
+/// Upper bounds a model must respect to load: generous for any model that makes sense in a
+/// browser, and small enough that checking them first keeps a corrupt or hostile manifest
+/// from allocating gigabytes.
+pub struct Limits {
+    pub channels: usize,
+    pub levels: usize,
+    /// Height and width.
+    pub side: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub head: usize,
+    pub kernel: usize,
+    pub classes: usize,
+    pub params: usize,
+}
+
+pub const LIMITS: Limits = Limits {
+    channels: 4,
+    levels: 256,
+    side: 256,
+    hidden: 1024,
+    layers: 64,
+    head: 4096,
+    kernel: 15,
+    classes: 1000,
+    params: 50_000_000,
+};
+
 /// Architecture of a Gated PixelCNN (van den Oord et al. 2016).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PixelCnnConfig {
@@ -51,7 +79,8 @@ impl PixelCnnConfig {
         }
     }
 
-    /// Checks every constraint the model relies on.
+    /// Checks every constraint the model relies on, and that the model is small enough to
+    /// build in a browser tab, before anything is allocated.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.version != CONFIG_VERSION {
             return Err(ConfigError::Version {
@@ -91,7 +120,68 @@ impl PixelCnnConfig {
                 )));
             }
         }
+        for (name, value, max) in [
+            ("channels", self.channels, LIMITS.channels),
+            ("levels", self.levels, LIMITS.levels),
+            ("height", self.height, LIMITS.side),
+            ("width", self.width, LIMITS.side),
+            ("hidden", self.hidden, LIMITS.hidden),
+            ("layers", self.layers, LIMITS.layers),
+            ("head", self.head, LIMITS.head),
+            ("first_kernel", self.first_kernel, LIMITS.kernel),
+            ("kernel", self.kernel, LIMITS.kernel),
+            ("classes", self.classes, LIMITS.classes),
+        ] {
+            if value > max {
+                return Err(ConfigError::Invalid(format!(
+                    "`{name}` is {value}; this build supports at most {max}"
+                )));
+            }
+        }
+        let params = self.param_count();
+        if params > LIMITS.params {
+            return Err(ConfigError::Invalid(format!(
+                "the model would have {params} parameters; this build supports at most {}",
+                LIMITS.params
+            )));
+        }
         Ok(())
+    }
+
+    /// Number of trainable parameters, from the config alone (equals
+    /// [`PixelCnn::num_params`](crate::PixelCnn::num_params)). Saturates instead of
+    /// overflowing, so absurd configs give a huge number rather than a panic.
+    pub fn param_count(&self) -> usize {
+        let n2 = self.hidden.saturating_mul(2);
+        let conv = |c_in: usize, c_out: usize, kh: usize, kw: usize| {
+            c_out
+                .saturating_mul(c_in)
+                .saturating_mul(kh)
+                .saturating_mul(kw)
+                .saturating_add(c_out)
+        };
+        let layer = |c_in: usize, kernel: usize| {
+            let half = kernel / 2;
+            conv(c_in, n2, half + 1, kernel)
+                .saturating_add(conv(c_in, n2, 1, half + 1))
+                .saturating_add(conv(n2, n2, 1, 1))
+                .saturating_add(conv(self.hidden, self.hidden, 1, 1))
+                .saturating_add(if self.classes > 0 {
+                    (self.classes + 1).saturating_mul(n2)
+                } else {
+                    0
+                })
+        };
+        let later = layer(self.hidden, self.kernel).saturating_mul(self.layers.saturating_sub(1));
+        layer(self.channels, self.first_kernel)
+            .saturating_add(later)
+            .saturating_add(conv(self.hidden, self.head, 1, 1))
+            .saturating_add(conv(
+                self.head,
+                self.channels.saturating_mul(self.levels),
+                1,
+                1,
+            ))
     }
 
     /// Number of scalar values (pixel channels) generated per image.

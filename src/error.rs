@@ -43,4 +43,21 @@ pub enum LoadError {
     Io { path: String, message: String },
     #[error("could not apply weights to the model: {0}")]
     Apply(String),
+    #[error(
+        "weights file has {found} bytes, but the config's {params} parameters need {low}..={high} bytes: it is truncated or belongs to another model"
+    )]
+    Length {
+        found: usize,
+        params: usize,
+        low: usize,
+        high: usize,
+    },
+    #[error(
+        "tensor `{name}` holds a non-finite value ({value} at index {index}): the weights are corrupt (training diverged?)"
+    )]
+    NonFinite {
+        name: String,
+        index: usize,
+        value: f32,
+    },
 }

@@ -472,6 +472,9 @@ pub struct Engine {
     /// One image: level indices [C, H, W] and the known mask [H, W].
     canvas: RefCell<Option<(Vec<f32>, Vec<bool>)>>,
     job: RefCell<Option<Job>>,
+    /// Whether the last completion was cancelled (rather than never started): a `step` called
+    /// just before `cancel` then resolves as cancelled instead of failing.
+    cancelled_job: Cell<bool>,
     /// Bumped by every `start` and `cancel`, so a frame read back meanwhile knows it is stale.
     generation: Rc<Cell<u64>>,
 }
@@ -513,6 +516,7 @@ impl Engine {
             loaded: RefCell::new(None),
             canvas: RefCell::new(None),
             job: RefCell::new(None),
+            cancelled_job: Cell::new(false),
             generation: Rc::new(Cell::new(0)),
         })
     }
@@ -623,8 +627,10 @@ impl Engine {
             )));
         }
         let seed = options.seed.unwrap_or(0.0);
-        if !(seed.is_finite() && seed >= 0.0 && seed <= 2f64.powi(53)) {
-            return Err(js_err("seed must be an integer between 0 and 2^53"));
+        if !(seed.is_finite() && seed.fract() == 0.0 && (0.0..=2f64.powi(53)).contains(&seed)) {
+            return Err(js_err(format!(
+                "start: seed must be an integer in 0..=2^53, got {seed}"
+            )));
         }
         let candidates = match options.candidates {
             None => None,
@@ -683,6 +689,9 @@ impl Engine {
     /// Advances the completion by up to `pixels` pixels, then reads the canvas back.
     pub async fn step(&self, pixels: usize) -> Result<Frame, JsError> {
         let generation = self.generation.get();
+        if self.job.borrow().is_none() && self.cancelled_job.get() {
+            return Ok(Frame::stale());
+        }
         let pending_weights = {
             let mut job = self.job.borrow_mut();
             let job = job
@@ -801,7 +810,9 @@ impl Engine {
     /// Drops the completion in progress; a `step` awaiting its readback returns `cancelled`.
     pub fn cancel(&self) {
         self.generation.set(self.generation.get() + 1);
-        self.job.borrow_mut().take();
+        if self.job.borrow_mut().take().is_some() {
+            self.cancelled_job.set(true);
+        }
     }
 
     /// Name of the backend running the current completion, if any.
@@ -968,6 +979,7 @@ impl Engine {
     /// Replaces any completion in progress by `run`.
     fn install(&self, run: Run, batch: usize, backend: BackendName) {
         self.cancel();
+        self.cancelled_job.set(false);
         *self.job.borrow_mut() = Some(Job {
             run,
             batch,

@@ -73,7 +73,23 @@ impl StoredDType {
             Self::F32 => "f32",
         }
     }
+
+    fn bytes(self) -> usize {
+        match self {
+            Self::F16 => 2,
+            Self::F32 => 4,
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [Self::F16, Self::F32]
+            .into_iter()
+            .find(|d| d.name() == name)
+    }
 }
+
+/// Room a safetensors header may take besides the tensors' data (names, shapes, offsets).
+const MAX_HEADER_BYTES: usize = 1 << 20;
 
 /// The dtype to store trained weights in: f16 when it costs no measurable likelihood (less
 /// than 0.01 nats per image on the test set), else f32.
@@ -160,6 +176,19 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, LoadError> {
     let manifest: Manifest =
         serde_json::from_value(value).map_err(|e| LoadError::ManifestJson(e.to_string()))?;
     manifest.config.validate()?;
+    let expected = manifest.config.param_count();
+    if manifest.params != expected {
+        return Err(LoadError::ManifestJson(format!(
+            "`params` says {} but the config has {expected} parameters",
+            manifest.params
+        )));
+    }
+    if StoredDType::parse(&manifest.dtype).is_none() {
+        return Err(LoadError::ManifestJson(format!(
+            "`dtype` is \"{}\"; only \"f16\" and \"f32\" are supported",
+            manifest.dtype
+        )));
+    }
     Ok(manifest)
 }
 
@@ -171,6 +200,25 @@ pub fn load_from_bytes(
     device: &Device,
 ) -> Result<(PixelCnn, Manifest), LoadError> {
     let manifest = parse_manifest(manifest_json)?;
+    // Checked before hashing or parsing: a file far from the size the config implies (as
+    // f16 at least, as f32 plus a header at most) is not this model's.
+    let params = manifest.params;
+    let (low, high) = (
+        params
+            .saturating_mul(StoredDType::F16.bytes())
+            .saturating_add(8),
+        params
+            .saturating_mul(StoredDType::F32.bytes())
+            .saturating_add(8 + MAX_HEADER_BYTES),
+    );
+    if !(low..=high).contains(&weights.len()) {
+        return Err(LoadError::Length {
+            found: weights.len(),
+            params,
+            low,
+            high,
+        });
+    }
     let actual = sha256_hex(weights);
     if actual != manifest.sha256 {
         return Err(LoadError::Hash {
@@ -232,6 +280,13 @@ pub fn model_from_safetensors(
                 });
             }
         };
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(LoadError::NonFinite {
+                name: name.clone(),
+                index,
+                value: values[index],
+            });
+        }
         let data = TensorData::new(values, shape.clone());
         tensors.push(bridge::from_data(data, name.clone(), None));
     }

@@ -1,0 +1,281 @@
+//! The loader meets many generated bad manifests and corrupted weight files — random bytes,
+//! flipped bits, files cut at every tensor boundary, absurd dimensions, non-finite values — and
+//! must answer each with a typed error (or, for a flip that happens to leave a valid file, a
+//! model), never a panic.
+
+mod common;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use burn::tensor::Device;
+use common::TempDir;
+use pixelcnn::error::LoadError;
+use pixelcnn::weights::{self, Metrics, StoredDType};
+use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
+
+fn config() -> PixelCnnConfig {
+    PixelCnnConfig {
+        version: CONFIG_VERSION,
+        channels: 1,
+        levels: 2,
+        height: 6,
+        width: 6,
+        hidden: 4,
+        layers: 2,
+        first_kernel: 3,
+        kernel: 3,
+        head: 8,
+        classes: 2,
+    }
+}
+
+/// A valid manifest and weights file for `config()`.
+fn valid(dtype: StoredDType) -> (serde_json::Value, Vec<u8>) {
+    let dir = TempDir::new(&format!("bad-models-{}", dtype.name()));
+    let model = PixelCnn::new(&config(), &Device::flex()).expect("config");
+    let metrics = Metrics {
+        test_nll_nats: 1.0,
+        test_bits_per_dim: 0.1,
+        test_nll_nats_f32: None,
+        epochs: 0.0,
+        train_seconds: 0.0,
+        device: "test".into(),
+    };
+    weights::save_model(&model, &dir, "m", "fixture", dtype, metrics).expect("save");
+    let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
+    let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
+    (serde_json::from_str(&json).expect("json"), bytes)
+}
+
+/// The manifest with its hash pinned to `bytes`, so that what is wrong with the bytes is what
+/// the loader reports (not the hash).
+fn pinned(manifest: &serde_json::Value, bytes: &[u8]) -> String {
+    let mut m = manifest.clone();
+    m["sha256"] = weights::sha256_hex(bytes).into();
+    m.to_string()
+}
+
+/// Deterministic pseudo-random numbers for the generated cases.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 11
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    tried: usize,
+    errors: usize,
+    loaded: usize,
+    panics: usize,
+}
+
+impl Tally {
+    /// Runs one case; `must_fail` says the input is invalid for sure.
+    fn case(&mut self, what: &str, json: &str, bytes: &[u8], must_fail: bool) {
+        self.tried += 1;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            weights::load_from_bytes(json, bytes, &Device::flex()).map(|_| ())
+        }));
+        match result {
+            Err(_) => {
+                self.panics += 1;
+                eprintln!("PANIC on {what}");
+            }
+            Ok(Err(e)) => {
+                self.errors += 1;
+                assert!(!e.to_string().is_empty());
+            }
+            Ok(Ok(())) => {
+                self.loaded += 1;
+                assert!(!must_fail, "{what} loaded without an error");
+            }
+        }
+    }
+}
+
+#[test]
+fn generated_bad_inputs_give_typed_errors_and_never_panic() {
+    // Keep the expected panics' messages (there should be none) out of the way of the count.
+    let mut tally = Tally::default();
+    let mut rng = Rng(2026);
+    for dtype in [StoredDType::F32, StoredDType::F16] {
+        let (manifest, bytes) = valid(dtype);
+        let json = manifest.to_string();
+
+        // Random bytes of many lengths, with the hash pinned so they reach the parser.
+        for _ in 0..150 {
+            let len = match rng.below(3) {
+                0 => rng.below(64),
+                1 => rng.below(bytes.len() * 2),
+                _ => bytes.len(),
+            };
+            let random: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            tally.case("random bytes", &pinned(&manifest, &random), &random, true);
+        }
+        // Random bytes behind a valid-looking safetensors length prefix.
+        for _ in 0..50 {
+            let mut random: Vec<u8> = (0..bytes.len()).map(|_| rng.next() as u8).collect();
+            let header = (rng.below(bytes.len() * 2) as u64).to_le_bytes();
+            random[..8].copy_from_slice(&header);
+            tally.case("random body", &pinned(&manifest, &random), &random, true);
+        }
+        // Single and multiple bit flips anywhere, hash pinned. A flip in a tensor's data may
+        // leave a valid file (or a NaN, which must be caught).
+        for flips in [1, 3, 16] {
+            for _ in 0..100 {
+                let mut flipped = bytes.clone();
+                for _ in 0..flips {
+                    let at = rng.below(flipped.len());
+                    flipped[at] ^= 1 << rng.below(8);
+                }
+                tally.case("bit flips", &pinned(&manifest, &flipped), &flipped, false);
+            }
+        }
+        // Cut at every tensor boundary (and one byte either side of it), hash pinned.
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+        let header: serde_json::Value =
+            serde_json::from_slice(&bytes[8..8 + header_len]).expect("header");
+        let mut cuts = vec![0, 4, 8, 8 + header_len / 2, 8 + header_len];
+        for info in header.as_object().expect("object").values() {
+            if let Some(offsets) = info.get("data_offsets").and_then(|o| o.as_array()) {
+                for o in offsets {
+                    let at = 8 + header_len + o.as_u64().expect("offset") as usize;
+                    cuts.extend([at.saturating_sub(1), at, at + 1]);
+                }
+            }
+        }
+        for cut in cuts.into_iter().filter(|&c| c < bytes.len()) {
+            let short = &bytes[..cut];
+            tally.case("cut file", &pinned(&manifest, short), short, true);
+        }
+        // Non-finite values: a NaN, +inf or -inf written into each tensor in turn.
+        let data_start = 8 + header_len;
+        let width = if dtype == StoredDType::F32 { 4 } else { 2 };
+        for (name, info) in header.as_object().expect("object") {
+            let Some(offsets) = info.get("data_offsets").and_then(|o| o.as_array()) else {
+                continue;
+            };
+            let begin = data_start + offsets[0].as_u64().expect("offset") as usize;
+            for value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let mut bad = bytes.clone();
+                let encoded: Vec<u8> = if width == 4 {
+                    value.to_le_bytes().to_vec()
+                } else {
+                    half::f16::from_f32(value).to_le_bytes().to_vec()
+                };
+                bad[begin..begin + width].copy_from_slice(&encoded);
+                let what = format!("{value} in {name}");
+                let json = pinned(&manifest, &bad);
+                let err = weights::load_from_bytes(&json, &bad, &Device::flex())
+                    .err()
+                    .unwrap_or_else(|| panic!("{what} loaded"));
+                assert!(matches!(err, LoadError::NonFinite { .. }), "{what}: {err}");
+                assert!(err.to_string().contains(name.as_str()), "{err}");
+                tally.case(&what, &json, &bad, true);
+            }
+        }
+        // Manifests with absurd or broken fields; the weights stay valid.
+        let edits: Vec<(&str, serde_json::Value)> = vec![
+            ("width", 100_000.into()),
+            ("height", 100_000.into()),
+            ("hidden", 1_000_000_000u64.into()),
+            ("layers", 1_000_000.into()),
+            ("head", u64::MAX.into()),
+            ("levels", 1_000_000.into()),
+            ("channels", 1000.into()),
+            ("classes", 1_000_000_000u64.into()),
+            ("first_kernel", 4095.into()),
+            ("kernel", 2.into()),
+            ("levels", 1.into()),
+            ("hidden", 0.into()),
+            ("width", (-3).into()),
+            ("width", 1.5.into()),
+            ("width", "wide".into()),
+            ("version", 99.into()),
+        ];
+        for (field, value) in &edits {
+            let mut m = manifest.clone();
+            m["config"][field] = value.clone();
+            tally.case(
+                &format!("config.{field} = {value}"),
+                &m.to_string(),
+                &bytes,
+                true,
+            );
+        }
+        for (field, value) in [
+            ("params", serde_json::Value::from(12)),
+            ("params", u64::MAX.into()),
+            ("dtype", "bf16".into()),
+            ("format", 7.into()),
+            ("sha256", "00".into()),
+            ("config", serde_json::Value::Null),
+            ("metrics", serde_json::Value::Null),
+        ] {
+            let mut m = manifest.clone();
+            m[field] = value.clone();
+            tally.case(&format!("{field} = {value}"), &m.to_string(), &bytes, true);
+        }
+        // Truncated and garbled manifest text.
+        for cut in (0..json.len()).step_by(7) {
+            tally.case("cut manifest", &json[..cut], &bytes, true);
+        }
+    }
+    println!("{tally:?}");
+    assert!(tally.tried >= 1000, "only {} cases", tally.tried);
+    assert_eq!(tally.panics, 0, "{tally:?}");
+}
+
+#[test]
+fn absurd_sizes_are_refused_before_anything_is_allocated() {
+    let (manifest, bytes) = valid(StoredDType::F32);
+    let mut m = manifest.clone();
+    m["config"]["width"] = 100_000.into();
+    let err = weights::load_from_bytes(&m.to_string(), &bytes, &Device::flex())
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(err.to_string().contains("`width` is 100000"), "{err}");
+    assert!(err.to_string().contains("at most 256"), "{err}");
+    let mut m = manifest.clone();
+    m["config"]["hidden"] = 1000.into();
+    m["config"]["layers"] = 60.into();
+    let err = weights::load_from_bytes(&m.to_string(), &bytes, &Device::flex())
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(err.to_string().contains("parameters"), "{err}");
+    // A weights file of another size than the config implies.
+    let err = weights::load_from_bytes(&manifest.to_string(), &bytes[..100], &Device::flex())
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(matches!(err, LoadError::Length { .. }), "{err}");
+}
+
+#[test]
+fn param_count_from_the_config_matches_the_model() {
+    for cfg in [
+        config(),
+        PixelCnnConfig::mnist(),
+        PixelCnnConfig {
+            channels: 3,
+            levels: 256,
+            hidden: 48,
+            head: 96,
+            classes: 0,
+            ..PixelCnnConfig::mnist()
+        },
+    ] {
+        let model = PixelCnn::new(&cfg, &Device::flex()).expect("config");
+        assert_eq!(cfg.param_count(), model.num_params(), "{cfg:?}");
+    }
+}
