@@ -1,5 +1,6 @@
 //! Data sets: IDX files (MNIST as prepared by scripts/prepare_data.py, Fashion-MNIST from
-//! Debian's dataset-fashion-mnist), quantized to the model's levels.
+//! Debian's dataset-fashion-mnist, colour emoji as prepared by scripts/prepare_emoji.py),
+//! quantized to the model's levels.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,9 @@ pub enum DataError {
     Format { path: String, message: String },
     #[error("images and labels disagree: {images} images but {labels} labels")]
     Mismatch { images: usize, labels: usize },
-    #[error("unsupported number of levels {0}: use 2 (binarized) or 256 (8-bit)")]
+    #[error(
+        "unsupported number of levels {0}: use 2 (binarized grey images) or 256 (8-bit; the only choice for colour)"
+    )]
     Levels(usize),
 }
 
@@ -30,6 +33,8 @@ pub enum DatasetKind {
     Mnist,
     /// Fashion-MNIST (`apt-get install dataset-fashion-mnist`).
     FashionMnist,
+    /// Colour emoji, 16×16 RGB (prepare with `/usr/bin/python3 scripts/prepare_emoji.py`).
+    Emoji,
 }
 
 impl DatasetKind {
@@ -37,6 +42,15 @@ impl DatasetKind {
         match self {
             Self::Mnist => PathBuf::from("data/mnist"),
             Self::FashionMnist => PathBuf::from("/usr/share/datasets/fashion-mnist"),
+            Self::Emoji => PathBuf::from("data/emoji"),
+        }
+    }
+
+    /// Colour images come as [N, H, W, C] (rank 4), grey ones as [N, H, W].
+    fn image_rank(self) -> usize {
+        match self {
+            Self::Emoji => 4,
+            Self::Mnist | Self::FashionMnist => 3,
         }
     }
 
@@ -44,6 +58,7 @@ impl DatasetKind {
         match self {
             Self::Mnist => "Run `python3 scripts/prepare_data.py` to create data/mnist.",
             Self::FashionMnist => "Run `apt-get install dataset-fashion-mnist`.",
+            Self::Emoji => "Run `/usr/bin/python3 scripts/prepare_emoji.py` to create data/emoji.",
         }
     }
 
@@ -51,6 +66,7 @@ impl DatasetKind {
         match self {
             Self::Mnist => "mnist",
             Self::FashionMnist => "fashion-mnist",
+            Self::Emoji => "emoji",
         }
     }
 }
@@ -59,10 +75,12 @@ impl std::str::FromStr for DatasetKind {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, String> {
-        [Self::Mnist, Self::FashionMnist]
+        [Self::Mnist, Self::FashionMnist, Self::Emoji]
             .into_iter()
             .find(|kind| kind.name() == name)
-            .ok_or_else(|| format!("unknown data set `{name}`: use `mnist` or `fashion-mnist`"))
+            .ok_or_else(|| {
+                format!("unknown data set `{name}`: use `mnist`, `fashion-mnist` or `emoji`")
+            })
     }
 }
 
@@ -109,6 +127,9 @@ pub struct Dataset {
 
 /// How the levels were made, for manifests and the README.
 pub fn describe(kind: DatasetKind, levels: usize) -> String {
+    if kind == DatasetKind::Emoji {
+        return "Noto Color Emoji (Apache-2.0, Google; Debian fonts-noto-color-emoji): every colour bitmap composited on white, padded square and box-downsampled to 16x16 RGB, 8 bits per channel; split by base emoji (skin-tone and other variants on the same side), 10 % of the images in the test split".to_string();
+    }
     match levels {
         2 => format!(
             "{}, binarized once: each pixel is 1 with probability pixel/255, drawn with fixed seeds (train 1, test 2); test split used for evaluation only",
@@ -137,15 +158,17 @@ impl Dataset {
         split: Split,
         levels: usize,
     ) -> Result<Self, DataError> {
-        let images = dir.join(format!("{}-images-idx3-ubyte.gz", split.prefix()));
+        let rank = kind.image_rank();
+        let images = dir.join(format!("{}-images-idx{rank}-ubyte.gz", split.prefix()));
         let labels = dir.join(format!("{}-labels-idx1-ubyte.gz", split.prefix()));
         let (dims, pixels) = read_idx(&images, kind.hint())?;
         let (label_dims, labels) = read_idx(&labels, kind.hint())?;
-        if dims.len() != 3 || label_dims.len() != 1 {
+        if dims.len() != rank || label_dims.len() != 1 {
             return Err(DataError::Format {
                 path: images.display().to_string(),
                 message: format!(
-                    "expected [N, H, W] images and [N] labels, got {dims:?} and {label_dims:?}"
+                    "expected [N, H, W{}] images and [N] labels, got {dims:?} and {label_dims:?}",
+                    if rank == 4 { ", C" } else { "" }
                 ),
             });
         }
@@ -155,12 +178,21 @@ impl Dataset {
                 labels: label_dims[0],
             });
         }
-        let image_size = dims[1] * dims[2];
+        let channels = if rank == 4 { dims[3] } else { 1 };
+        if channels > 1 && levels != 256 {
+            return Err(DataError::Levels(levels));
+        }
+        let pixels = if channels > 1 {
+            channels_first(&pixels, dims[1] * dims[2], channels)
+        } else {
+            pixels
+        };
+        let image_size = dims[1] * dims[2] * channels;
         let images = quantize(&pixels, levels, split.binarize_seed(), image_size)?;
         Ok(Self {
             images,
             labels,
-            channels: 1,
+            channels,
             height: dims[1],
             width: dims[2],
             levels,
@@ -264,6 +296,20 @@ impl Dataset {
         let size = self.image_size();
         &self.images[index * size..(index + 1) * size]
     }
+}
+
+/// [N, H·W, C] interleaved pixels → [N, C, H·W] planes, the layout of [`Dataset::images`].
+fn channels_first(pixels: &[u8], plane: usize, channels: usize) -> Vec<u8> {
+    let image = plane * channels;
+    let mut out = vec![0; pixels.len()];
+    for (n, src) in pixels.chunks_exact(image).enumerate() {
+        for p in 0..plane {
+            for c in 0..channels {
+                out[n * image + c * plane + p] = src[p * channels + c];
+            }
+        }
+    }
+    out
 }
 
 /// Keeps per-epoch draws apart from the fixed binarizations, whatever the training seed.

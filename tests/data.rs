@@ -126,3 +126,33 @@ fn fresh_binarization_is_deterministic_per_seed_and_epoch_and_differs_across_epo
         "another fixed seed gives other bits"
     );
 }
+
+#[test]
+fn colour_images_load_as_channel_planes() {
+    let dir = TempDir::new("data-rgb");
+    // Two 2×2 images, [N, H, W, C]: pixel p of image n has R = 10n + p, G = 100 + p, B = 200 + p.
+    let mut raw = Vec::new();
+    for n in 0..2u8 {
+        for p in 0..4u8 {
+            raw.extend([10 * n + p, 100 + p, 200 + p]);
+        }
+    }
+    write_idx(&dir.join("t10k-images-idx4-ubyte.gz"), &[2, 2, 2, 3], &raw).expect("write");
+    write_idx(&dir.join("t10k-labels-idx1-ubyte.gz"), &[2], &[0, 0]).expect("write");
+    let set = Dataset::load(DatasetKind::Emoji, &dir, Split::Test, 256).expect("load");
+    assert_eq!(
+        (set.len(), set.channels, set.height, set.width),
+        (2, 3, 2, 2)
+    );
+    assert_eq!(
+        set.image(1),
+        &[10, 11, 12, 13, 100, 101, 102, 103, 200, 201, 202, 203]
+    );
+    let err = Dataset::load(DatasetKind::Emoji, &dir, Split::Test, 2).expect_err("binarized rgb");
+    assert!(err.to_string().contains("colour"), "{err}");
+    let missing = Dataset::load(DatasetKind::Emoji, &dir, Split::Train, 256).expect_err("missing");
+    assert!(
+        missing.to_string().contains("prepare_emoji.py"),
+        "{missing}"
+    );
+}

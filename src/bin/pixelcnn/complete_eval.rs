@@ -66,7 +66,7 @@ impl Hole {
             Hole::BottomHalf => "bottom half",
             Hole::TopHalf => "top half",
             Hole::LeftHalf => "left half",
-            Hole::MiddleBand => "middle band (rows 10-17)",
+            Hole::MiddleBand => "middle band (rows 10-17 of 28)",
             Hole::Blob => "blob (~25 %)",
         }
     }
@@ -96,7 +96,7 @@ impl Hole {
                     Hole::BottomHalf => r >= height / 2,
                     Hole::TopHalf => r < height / 2,
                     Hole::LeftHalf => c < width / 2,
-                    Hole::MiddleBand => (10..18).contains(&r),
+                    Hole::MiddleBand => (height * 5 / 14..height * 9 / 14).contains(&r),
                     Hole::Blob => {
                         let (dy, dx) = (r as f64 + 0.5 - cy, c as f64 + 0.5 - cx);
                         dy * dy + dx * dx <= radius * radius
@@ -138,12 +138,12 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
         let methods: Vec<(&'static str, usize)> = std::iter::once(("raster", k))
             .chain(args.candidates.iter().map(|&n| ("sir", n)))
             .collect();
-        let mut grid = args.grid_dir.as_ref().map(|_| grid::Grid::new(config, 3));
+        let mut grid = grid::Grid::new(config, 3);
         let mut totals = vec![(0.0, 0.0); methods.len()];
         for t in 0..images {
             let original: Vec<f32> = test_set.image(t).iter().map(|&v| f32::from(v)).collect();
             let known = hole.known(config.height, config.width, t as u64);
-            let mut cells = vec![grid::Cell::occluded(&original, &known)];
+            let mut cells = vec![grid.occluded(&original, &known)];
             for (m, &(method, n)) in methods.iter().enumerate() {
                 let request = ImportanceRequest {
                     levels: original.clone(),
@@ -174,12 +174,12 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
                     cells.extend(
                         canvas
                             .chunks(config.values_per_image())
-                            .map(grid::Cell::image),
+                            .map(|c| grid.image(c)),
                     );
                 }
             }
-            cells.push(grid::Cell::image(&original));
-            if let Some(grid) = grid.as_mut().filter(|_| t < args.grid_digits) {
+            cells.push(grid.image(&original));
+            if t < args.grid_digits {
                 grid.add_row(cells);
             }
         }
@@ -194,7 +194,7 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
                 images,
             });
         }
-        if let (Some(grid), Some(dir)) = (grid, &args.grid_dir) {
+        if let Some(dir) = &args.grid_dir {
             std::fs::create_dir_all(dir)?;
             let path = dir.join(format!("complete-{}.png", hole.slug()));
             grid.write_png(&path)?;

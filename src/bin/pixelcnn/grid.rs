@@ -1,4 +1,4 @@
-//! PNG grids of images for `pixelcnn sample`.
+//! PNG grids of images for `pixelcnn sample` and `pixelcnn complete-eval`.
 
 use std::error::Error;
 use std::path::Path;
@@ -10,41 +10,12 @@ pub struct Cell {
     rgb: Vec<[u8; 3]>,
 }
 
-impl Cell {
-    fn grey(levels: &[f32], max: f32) -> Vec<[u8; 3]> {
-        levels
-            .iter()
-            .map(|&v| {
-                let g = (v / max * 255.0).round().clamp(0.0, 255.0) as u8;
-                [g, g, g]
-            })
-            .collect()
-    }
-
-    /// A generated or original image (single channel, binarized levels 0/1).
-    pub fn image(levels: &[f32]) -> Self {
-        let max = levels.iter().cloned().fold(1.0, f32::max);
-        Self {
-            rgb: Self::grey(levels, max),
-        }
-    }
-
-    /// The input with hidden pixels shown in red, as in the PixelRNN figure's occluded column.
-    pub fn occluded(levels: &[f32], known: &[bool]) -> Self {
-        let max = levels.iter().cloned().fold(1.0, f32::max);
-        let mut rgb = Self::grey(levels, max);
-        for (pixel, &k) in rgb.iter_mut().zip(known) {
-            if !k {
-                *pixel = [120, 30, 30];
-            }
-        }
-        Self { rgb }
-    }
-}
-
 pub struct Grid {
     width: usize,
     height: usize,
+    channels: usize,
+    /// Largest level (K − 1), shown as full intensity.
+    max_level: f32,
     scale: usize,
     rows: Vec<Vec<Cell>>,
 }
@@ -54,9 +25,43 @@ impl Grid {
         Self {
             width: config.width,
             height: config.height,
+            channels: config.channels,
+            max_level: (config.levels - 1) as f32,
             scale: scale.max(1),
             rows: Vec::new(),
         }
+    }
+
+    /// A generated or original image, level indices [C, H, W]: grey for one channel, RGB for
+    /// three.
+    pub fn image(&self, levels: &[f32]) -> Cell {
+        let plane = self.width * self.height;
+        let byte = |v: f32| (v / self.max_level * 255.0).round().clamp(0.0, 255.0) as u8;
+        let rgb = (0..plane)
+            .map(|p| {
+                if self.channels >= 3 {
+                    [
+                        byte(levels[p]),
+                        byte(levels[plane + p]),
+                        byte(levels[2 * plane + p]),
+                    ]
+                } else {
+                    [byte(levels[p]); 3]
+                }
+            })
+            .collect();
+        Cell { rgb }
+    }
+
+    /// The input with hidden pixels shown in red, as in the PixelRNN figure's occluded column.
+    pub fn occluded(&self, levels: &[f32], known: &[bool]) -> Cell {
+        let mut cell = self.image(levels);
+        for (pixel, &k) in cell.rgb.iter_mut().zip(known) {
+            if !k {
+                *pixel = [120, 30, 30];
+            }
+        }
+        cell
     }
 
     pub fn add_row(&mut self, cells: Vec<Cell>) {

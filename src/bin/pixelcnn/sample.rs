@@ -64,7 +64,8 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
         // Rows as wide as the completion rows below: occluded + alternatives + original.
         let per_row = (args.alternatives + 2).max(4);
         for row in samples.chunks(image * per_row) {
-            grid.add_row(row.chunks(image).map(grid::Cell::image).collect());
+            let cells = row.chunks(image).map(|c| grid.image(c)).collect();
+            grid.add_row(cells);
         }
     }
     if args.completions > 0 {
@@ -83,9 +84,9 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
                 labels: None,
             };
             let completed = complete(&model, request, &device)?;
-            let mut row = vec![grid::Cell::occluded(&original, &known)];
-            row.extend(completed.chunks(image).map(grid::Cell::image));
-            row.push(grid::Cell::image(&original));
+            let mut row = vec![grid.occluded(&original, &known)];
+            row.extend(completed.chunks(image).map(|c| grid.image(c)));
+            row.push(grid.image(&original));
             grid.add_row(row);
         }
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 use clap::Args;
-use pixelcnn::data::{self, Dataset, Split};
+use pixelcnn::data::{self, Dataset, DatasetKind, Split};
 use pixelcnn::train::{self, Schedule, TrainOptions, TrainSegment};
 use pixelcnn::weights::{self, Metrics};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
@@ -39,9 +39,9 @@ pub struct ExportArgs {
     #[arg(long, default_value = "checkpoints")]
     checkpoint_dir: PathBuf,
     /// Training images held out for validation when the checkpoint was trained (they do not
-    /// count towards its epochs).
-    #[arg(long, default_value_t = 5000)]
-    validation_split: usize,
+    /// count towards its epochs) [default: 5000, emoji 350].
+    #[arg(long)]
+    validation_split: Option<usize>,
     #[command(flatten)]
     export: ExportOptions,
 }
@@ -67,9 +67,9 @@ pub struct TrainArgs {
     #[arg(long)]
     fixed_binarization: bool,
     /// Training images held out (the last ones of the training split) for the validation
-    /// curve; they get their own fixed binarization.
-    #[arg(long, default_value_t = 5000)]
-    validation_split: usize,
+    /// curve; they get their own fixed binarization [default: 5000, emoji 350].
+    #[arg(long)]
+    validation_split: Option<usize>,
     /// Validation images scored at each checkpoint.
     #[arg(long, default_value_t = 500)]
     validation_images: usize,
@@ -77,15 +77,24 @@ pub struct TrainArgs {
     label_dropout: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Levels per pixel: 2 (binarized) or 256.
-    #[arg(long, default_value_t = 2)]
-    levels: usize,
-    #[arg(long, default_value_t = 64)]
-    hidden: usize,
-    #[arg(long, default_value_t = 10)]
-    layers: usize,
-    #[arg(long, default_value_t = 256)]
-    head: usize,
+    /// Levels per pixel: 2 (binarized) or 256 [default: 2, emoji 256].
+    #[arg(long)]
+    levels: Option<usize>,
+    /// Feature maps per stack, a multiple of the image channels [default: 64, emoji 60].
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// Gated layers [default: 10, emoji 8].
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Feature maps of the output head [default: 256, emoji 192].
+    #[arg(long)]
+    head: Option<usize>,
+    /// Kernel size of the first layer [default: 7, emoji 5].
+    #[arg(long)]
+    first_kernel: Option<usize>,
+    /// Classes to condition on, 0 for none [default: 10, emoji 0].
+    #[arg(long)]
+    classes: Option<usize>,
     /// Train on the first N training images only (smoke tests).
     #[arg(long)]
     limit: Option<usize>,
@@ -107,24 +116,62 @@ pub struct TrainArgs {
     export: ExportOptions,
 }
 
+/// The architecture and split each data set trains with unless told otherwise.
+struct Defaults {
+    levels: usize,
+    hidden: usize,
+    layers: usize,
+    head: usize,
+    first_kernel: usize,
+    classes: usize,
+    validation_split: usize,
+}
+
+fn defaults(kind: DatasetKind) -> Defaults {
+    match kind {
+        DatasetKind::Emoji => Defaults {
+            levels: 256,
+            hidden: 60,
+            layers: 8,
+            head: 192,
+            first_kernel: 5,
+            classes: 0,
+            validation_split: 350,
+        },
+        DatasetKind::Mnist | DatasetKind::FashionMnist => Defaults {
+            levels: 2,
+            hidden: 64,
+            layers: 10,
+            head: 256,
+            first_kernel: 7,
+            classes: 10,
+            validation_split: 5000,
+        },
+    }
+}
+
 pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     let device = device(args.backend)?;
+    let d = defaults(args.data.dataset);
+    let levels = args.levels.unwrap_or(d.levels);
     let (mut train_set, validation) = args
         .data
-        .load(Split::Train, args.levels)?
-        .split_off_last(args.validation_split);
+        .load(Split::Train, levels)?
+        .split_off_last(args.validation_split.unwrap_or(d.validation_split));
     let validation = validation.rebinarized(data::VALIDATION_BINARIZE_SEED);
     if let Some(n) = args.limit {
         train_set = train_set.truncate(n);
     }
     let config = PixelCnnConfig {
-        levels: args.levels,
+        levels,
         height: train_set.height,
         width: train_set.width,
         channels: train_set.channels,
-        hidden: args.hidden,
-        layers: args.layers,
-        head: args.head,
+        hidden: args.hidden.unwrap_or(d.hidden),
+        layers: args.layers.unwrap_or(d.layers),
+        head: args.head.unwrap_or(d.head),
+        first_kernel: args.first_kernel.unwrap_or(d.first_kernel),
+        classes: args.classes.unwrap_or(d.classes),
         ..PixelCnnConfig::mnist()
     };
     let resuming = args.resume && args.checkpoint_dir.join("state.json").exists();
@@ -191,7 +238,10 @@ pub fn run_export(args: ExportArgs) -> Result<(), Box<dyn Error>> {
     let train_len = args
         .data
         .load(Split::Train, model.config.levels)?
-        .split_off_last(args.validation_split)
+        .split_off_last(
+            args.validation_split
+                .unwrap_or(defaults(args.data.dataset).validation_split),
+        )
         .0
         .len();
     export(

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Builds the colour emoji data set from Noto Color Emoji (Apache-2.0).
+
+Usage: /usr/bin/python3 scripts/prepare_emoji.py [OUT_DIR] [SIZE]   (default: data/emoji 16)
+
+Needs Debian's `fonts-noto-color-emoji`, `python3-fonttools` and `python3-pil` (installed with
+apt-get when missing; run it with Debian's /usr/bin/python3, which sees those packages).
+
+Every colour bitmap in the font's CBDT table (3,926 PNGs of 136×128) is composited over white,
+padded to a square, and box-downsampled to SIZE×SIZE RGB. The split is by base emoji: skin-tone,
+gender and other ZWJ variants are GSUB ligatures whose first component is the base emoji, and
+all glyphs of one base land on the same side (bases in hash order fill ~10 % of the images into
+the test split),
+so the test set holds emoji whose variants were never seen in training.
+
+Writes {train,t10k}-images-idx4-ubyte.gz ([N, SIZE, SIZE, 3] bytes) and
+{train,t10k}-labels-idx1-ubyte.gz (all 0: the emoji have no classes), plus names.txt (glyph name
+and base per image, in order, for reference).
+"""
+import gzip
+import hashlib
+import io
+import os
+import struct
+import subprocess
+import sys
+
+FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
+PACKAGES = ["fonts-noto-color-emoji", "python3-fonttools", "python3-pil"]
+
+
+def ensure_packages():
+    try:
+        import fontTools  # noqa: F401
+        import PIL  # noqa: F401
+        if os.path.exists(FONT):
+            return
+    except ImportError:
+        pass
+    subprocess.check_call(["apt-get", "update", "-qq"])
+    subprocess.check_call(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+                          env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if sys.executable != "/usr/bin/python3":
+        os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
+
+
+def base_of_glyphs(font):
+    """Glyph name → base emoji (a code point like 'U+1F44B', or the glyph name itself)."""
+    base = {}
+    for code, glyph in font.getBestCmap().items():
+        base.setdefault(glyph, f"U+{code:04X}")
+    if "GSUB" in font:
+        # Ligatures may build on other ligatures: resolve until nothing changes.
+        ligatures = []
+        for lookup in font["GSUB"].table.LookupList.Lookup:
+            for sub in lookup.SubTable:
+                sub = getattr(sub, "ExtSubTable", sub)
+                for first, ligs in getattr(sub, "ligatures", {}).items():
+                    ligatures.extend((first, lig.LigGlyph) for lig in ligs)
+        for _ in range(4):
+            for first, out in ligatures:
+                if out not in base and first in base:
+                    base[out] = base[first]
+    return base
+
+
+def to_rgb(png_bytes, size):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png_bytes)).convert("RGBA")
+    side = max(image.size)
+    square = Image.new("RGBA", (side, side), (255, 255, 255, 0))
+    square.paste(image, ((side - image.size[0]) // 2, (side - image.size[1]) // 2))
+    white = Image.new("RGBA", square.size, (255, 255, 255, 255))
+    composited = Image.alpha_composite(white, square).convert("RGB")
+    return composited.resize((size, size), Image.BOX).tobytes()
+
+
+def write_idx(path, data, dims):
+    header = struct.pack(">BBBB", 0, 0, 0x08, len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
+    with gzip.open(path, "wb", compresslevel=6) as f:
+        f.write(header + data)
+
+
+def test_bases(counts, share=0.10):
+    """Bases in a fixed pseudo-random order (by hash) go to the test split until it holds
+    `share` of the images."""
+    total = sum(counts.values())
+    chosen, held = set(), 0
+    for key in sorted(counts, key=lambda k: hashlib.sha256(k.encode()).hexdigest()):
+        if held >= share * total:
+            break
+        if held + counts[key] <= 1.5 * share * total:
+            chosen.add(key)
+            held += counts[key]
+    return chosen
+
+
+def main():
+    ensure_packages()
+    from fontTools.ttLib import TTFont
+
+    out = sys.argv[1] if len(sys.argv) > 1 else "data/emoji"
+    size = int(sys.argv[2]) if len(sys.argv) > 2 else 16
+    os.makedirs(out, exist_ok=True)
+    font = TTFont(FONT)
+    base = base_of_glyphs(font)
+    strike = font["CBDT"].strikeData[0]
+    glyphs = []
+    for name in sorted(strike):
+        data = getattr(strike[name], "imageData", None)
+        if data and data.startswith(b"\x89PNG"):
+            glyphs.append((name, base.get(name, name), data))
+    counts = {}
+    for _, key, _ in glyphs:
+        counts[key] = counts.get(key, 0) + 1
+    test = test_bases(counts)
+    splits = {"train": [], "t10k": []}
+    for name, key, data in glyphs:
+        splits["t10k" if key in test else "train"].append((name, key, to_rgb(data, size)))
+    with open(os.path.join(out, "names.txt"), "w") as f:
+        for split, items in splits.items():
+            for name, key, _ in items:
+                f.write(f"{split}\t{name}\t{key}\n")
+    for split, items in splits.items():
+        n = len(items)
+        write_idx(os.path.join(out, f"{split}-images-idx4-ubyte.gz"), b"".join(i[2] for i in items), [n, size, size, 3])
+        write_idx(os.path.join(out, f"{split}-labels-idx1-ubyte.gz"), bytes(n), [n])
+        bases = len({i[1] for i in items})
+        print(f"{split}: {n} images of {bases} base emoji -> {out}")
+
+
+if __name__ == "__main__":
+    main()
