@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use burn::tensor::Device;
 use common::TempDir;
 use pixelcnn::error::LoadError;
-use pixelcnn::weights::{self, Metrics, StoredDType};
+use pixelcnn::weights::{self, StoredDType};
 use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
 
 fn config() -> PixelCnnConfig {
@@ -33,15 +33,15 @@ fn config() -> PixelCnnConfig {
 fn valid(dtype: StoredDType) -> (serde_json::Value, Vec<u8>) {
     let dir = TempDir::new(&format!("bad-models-{}", dtype.name()));
     let model = PixelCnn::new(&config(), &Device::flex()).expect("config");
-    let metrics = Metrics {
-        test_nll_nats: 1.0,
-        test_bits_per_dim: 0.1,
-        test_nll_nats_f32: None,
-        epochs: 0.0,
-        train_seconds: 0.0,
-        device: "test".into(),
-    };
-    weights::save_model(&model, &dir, "m", "fixture", dtype, metrics).expect("save");
+    weights::save_model(
+        &model,
+        &dir,
+        "m",
+        "fixture",
+        dtype,
+        common::fixture_metrics(),
+    )
+    .expect("save");
     let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
     let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
     (serde_json::from_str(&json).expect("json"), bytes)

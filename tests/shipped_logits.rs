@@ -6,6 +6,8 @@
 //! `PIXELCNN_WRITE_GOLDEN=1`) from the code the weights were trained with; regenerate it only
 //! together with new shipped weights.
 
+mod common;
+
 use std::path::Path;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -31,21 +33,11 @@ fn shipped_model_logits_are_unchanged() {
     let device = Device::flex();
     let (model, manifest) =
         weights::load_model(&root.join("www/models/mnist.json"), &device).expect("loads");
-    let digits: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("www/models/mnist-digits.json")).expect("digits"),
-    )
-    .expect("json");
     let picks = vec![0usize, 5, 11, 19];
     let pixels: Vec<i64> = picks
         .iter()
-        .flat_map(|&i| {
-            digits["digits"][i]["pixels"]
-                .as_array()
-                .expect("pixels")
-                .iter()
-                .map(|v| v.as_i64().expect("level"))
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|&i| common::page_test_image("mnist-digits.json", i))
+        .map(i64::from)
         .collect();
     let levels = Tensor::<4, Int>::from_data(TensorData::new(pixels, [4, 1, 28, 28]), &device);
     let logits = model.forward(levels.clone().float(), None);
@@ -103,19 +95,8 @@ fn scores_sum_to_the_evaluated_nll() {
     let device = Device::flex();
     let (model, _) =
         weights::load_model(&root.join("www/models/mnist.json"), &device).expect("loads");
-    let digits: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("www/models/mnist-digits.json")).expect("digits"),
-    )
-    .expect("json");
     let images: Vec<u8> = (0..6)
-        .flat_map(|i| {
-            digits["digits"][i]["pixels"]
-                .as_array()
-                .expect("pixels")
-                .iter()
-                .map(|v| v.as_u64().expect("level") as u8)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|i| common::page_test_image("mnist-digits.json", i))
         .collect();
     let set = pixelcnn::data::Dataset {
         labels: vec![0; 6],

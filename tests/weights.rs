@@ -6,7 +6,7 @@ mod common;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::TempDir;
 use pixelcnn::error::LoadError;
-use pixelcnn::weights::{self, Metrics, StoredDType};
+use pixelcnn::weights::{self, StoredDType};
 use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
 
 fn config() -> PixelCnnConfig {
@@ -22,17 +22,6 @@ fn config() -> PixelCnnConfig {
         kernel: 3,
         head: 16,
         classes: 3,
-    }
-}
-
-fn metrics() -> Metrics {
-    Metrics {
-        test_nll_nats: 1.0,
-        test_bits_per_dim: 0.1,
-        test_nll_nats_f32: None,
-        epochs: 0.0,
-        train_seconds: 0.0,
-        device: "test".into(),
     }
 }
 
@@ -55,7 +44,15 @@ fn logits(model: &PixelCnn) -> Vec<f32> {
 fn saved(dtype: StoredDType, tag: &str) -> (TempDir, String, Vec<u8>, PixelCnn) {
     let dir = TempDir::new(&format!("weights-{tag}"));
     let model = PixelCnn::new(&config(), &Device::flex()).expect("config");
-    weights::save_model(&model, &dir, "m", "fixture", dtype, metrics()).expect("save");
+    weights::save_model(
+        &model,
+        &dir,
+        "m",
+        "fixture",
+        dtype,
+        common::fixture_metrics(),
+    )
+    .expect("save");
     let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
     let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
     (dir, json, bytes, model)

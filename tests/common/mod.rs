@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests.
 
+// Each test crate compiles this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -31,4 +34,31 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Placeholder metrics for manifests written by tests.
+pub fn fixture_metrics() -> pixelcnn::weights::Metrics {
+    pixelcnn::weights::Metrics {
+        test_nll_nats: 1.0,
+        test_bits_per_dim: 0.1,
+        test_nll_nats_f32: None,
+        epochs: 0.0,
+        train_seconds: 0.0,
+        device: "test".into(),
+    }
+}
+
+/// Level values of test image `index` in one of the page's JSON files under www/models/.
+pub fn page_test_image(file: &str, index: usize) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("www/models")
+        .join(file);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("test images")).expect("json");
+    json["digits"][index]["pixels"]
+        .as_array()
+        .expect("pixels")
+        .iter()
+        .map(|v| v.as_u64().expect("level") as u8)
+        .collect()
 }
