@@ -20,7 +20,7 @@ pub struct SampleArgs {
     /// Unconditional samples (first rows of the grid).
     #[arg(long, default_value_t = 16)]
     samples: usize,
-    /// Test images whose bottom half is hidden and completed.
+    /// Test images (spread over the test split) whose bottom half is hidden and completed.
     #[arg(long, default_value_t = 6)]
     completions: usize,
     /// Completions per test image.
@@ -72,8 +72,12 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
         let test_set = args.model.data.load(Split::Test, manifest.levels)?;
         let pixels = config.height * config.width;
         let hidden_from = pixels / 2;
-        for t in 0..args.completions.min(test_set.len()) {
-            let original: Vec<f32> = test_set.image(t).iter().map(|&v| v as f32).collect();
+        let count = args.completions.min(test_set.len());
+        for t in 0..count {
+            // Spread over the test split: neighbouring test images can be near-duplicates
+            // (emoji variants sit next to each other).
+            let index = t * test_set.len() / count;
+            let original: Vec<f32> = test_set.image(index).iter().map(|&v| v as f32).collect();
             let known: Vec<bool> = (0..pixels).map(|p| p < hidden_from).collect();
             let request = SampleRequest {
                 batch: args.alternatives,
