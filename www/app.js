@@ -93,10 +93,11 @@ function backendLabel(name) {
 
 function describeBackends() {
   const { engine } = state;
-  const a = Number($('alternatives').value);
-  const chosen = engine.backendFor(a);
+  // A completion runs its whole pool of candidates as one batch.
+  const n = Math.max(Number($('alternatives').value), Number($('candidates').value));
+  const chosen = engine.backendFor(n);
   const choice = engine.preference === 'auto' && engine.hasWebgpu
-    ? `${backendLabel(chosen)} for ${a} alternative${a > 1 ? 's' : ''} (auto)`
+    ? `${backendLabel(chosen)} for ${n} candidate${n > 1 ? 's' : ''} (auto)`
     : backendLabel(chosen);
   $('backend').textContent = choice;
   app.dataset.backend = chosen;
@@ -150,10 +151,14 @@ function wireControls() {
   $('clear').addEventListener('click', () => editor.clear());
   $('hide-bottom').addEventListener('click', () => editor.hideRows(Math.floor(editor.height / 2)));
   $('test-digit').addEventListener('click', nextDigit);
-  for (const id of ['temperature', 'alternatives']) {
+  for (const id of ['temperature', 'alternatives', 'candidates']) {
     const input = $(id);
     const show = () => {
-      $(`${id}-value`).textContent = id === 'temperature' ? Number(input.value).toFixed(2) : input.value;
+      const k = Number($('alternatives').value), n = Number($('candidates').value);
+      $('temperature-value').textContent = Number($('temperature').value).toFixed(2);
+      $('alternatives-value').textContent = String(k);
+      // The engine draws at least as many candidates as it returns alternatives.
+      $('candidates-value').textContent = n < k ? `${k} (≥ alternatives)` : String(n);
       describeBackends();
     };
     input.addEventListener('input', show);
@@ -211,14 +216,24 @@ function setBusy(busy) {
   state.editor.disabled = busy;
 }
 
-function options() {
+/** start() options; a completion also draws `candidates` and keeps the best-fitting. */
+function options(kind) {
   const label = $('label').value;
-  return {
+  const opts = {
     alternatives: Number($('alternatives').value),
     temperature: Number($('temperature').value),
     seed: Math.max(0, Math.floor(Number($('seed').value) || 0)),
     label: label === '' ? null : Number(label),
   };
+  // Sample has no known pixels to fit, so the plain sampler is all it needs.
+  if (kind === 'complete') opts.candidates = Number($('candidates').value);
+  return opts;
+}
+
+/** Whether some known pixel comes after the first hidden one: only then do scores mean anything. */
+function knownAfterHole(known) {
+  const first = known.indexOf(0);
+  return first >= 0 && known.indexOf(1, first + 1) >= 0;
 }
 
 /** Runs a completion ("complete": fill the hidden pixels; "sample": a fresh image). */
@@ -234,41 +249,69 @@ async function run(kind) {
   notice(engine.notice);
   const pixels = new Uint8Array(info.channels * plane);
   for (let c = 0; c < info.channels; c++) pixels.set(kind === 'sample' ? new Uint8Array(plane) : editor.pixels, c * plane);
-  const opts = options();
+  const opts = options(kind);
+  // Candidates are only drawn and scored when known pixels follow the hole; otherwise the
+  // engine returns the plain sampler's alternatives with scores of 0.
+  const ranked = opts.candidates !== undefined && knownAfterHole(known);
+  const pool = ranked ? Math.max(opts.candidates, opts.alternatives) : opts.alternatives;
   const id = (state.running = ++runCounter);
   setBusy(true);
   setState('running');
+  $('results-note').hidden = true;
   try {
     engine.setCanvas(pixels, known);
     const backend = engine.start(opts);
     app.dataset.backend = backend;
     state.results.reset(opts.alternatives, info, known);
+    const on = backendLabel(backend);
     const t0 = performance.now();
+    // Pixel units of the pool; with a ranking, the rest of frame.total is the scoring pass.
+    let poolTotal = Infinity;
+    let done = 0;
     // Pixels per step, sized so that one step (engine work + its readback) takes about
     // FRAME_BUDGET_MS: at most one step, one readback and one repaint per animation frame.
     let perStep = 1;
     for (;;) {
       // Stop (or a newer run) may have come while we yielded: the engine has dropped our job.
       if (state.running !== id) return;
+      let pixelsThisStep = perStep;
+      const left = poolTotal - done;
+      if (ranked && left <= perStep) {
+        // The step that draws the pool's last pixel also scores the whole pool, one long call
+        // the page cannot animate: stop one pixel short, then say so before taking it.
+        if (left > 1) {
+          pixelsThisStep = left - 1;
+        } else {
+          $('status').textContent = `Scoring ${pool} candidates against the rest of the drawing… ` +
+            `${((performance.now() - t0) / 1000).toFixed(1)} s on ${on}`;
+          await nextFrame();
+          await nextFrame(); // the first resolves before the paint, the second after it
+          if (state.running !== id) return;
+        }
+      }
       const t = performance.now();
-      const frame = await engine.step(perStep);
+      const frame = await engine.step(pixelsThisStep);
       const dt = performance.now() - t; // engine time only (the paint below is not counted)
       if (state.running !== id || frame.cancelled) { frame.free(); return; }
       const data = frame.pixels;
-      state.lastFrame = { done: frame.done, total: frame.total, batch: frame.batch, pixels: data };
-      state.results.show(frame, data);
+      const total = frame.total;
+      done = frame.done;
+      if (ranked) poolTotal = total - Math.max(1, Math.floor(plane / 2));
       const finished = frame.finished;
-      $('progress').value = frame.done / frame.total;
+      const scores = finished && ranked ? Array.from(frame.scores ?? []) : null;
+      state.lastFrame = { done, total, batch: frame.batch, pixels: data, scores };
+      state.results.show(frame, data);
+      $('progress').value = done / total;
       const seconds = (performance.now() - t0) / 1000;
-      $('status').textContent = `${frame.done} / ${frame.total} pixels · ${seconds.toFixed(1)} s on ${backendLabel(backend)}`;
+      $('status').textContent = ranked
+        ? `Drawing ${pool} candidates: ${done} / ${poolTotal} pixels · ${seconds.toFixed(1)} s on ${on}`
+        : `${done} / ${total} pixels · ${seconds.toFixed(1)} s on ${on}`;
       frame.free();
       if (finished) {
-        $('status').textContent = `Done: ${opts.alternatives} × ${state.lastFrame.total} pixels in ${seconds.toFixed(2)} s on ${backendLabel(backend)}`;
-        state.finishedRuns++;
-        setState('done');
+        finish({ kind, opts, ranked, pool, scores, seconds, on, hidden: poolTotal === Infinity ? total : poolTotal });
         break;
       }
-      perStep = nextStepSize(perStep, dt);
+      if (pixelsThisStep === perStep) perStep = nextStepSize(perStep, dt);
       await nextFrame(); // let the browser paint and handle input
     }
   } catch (err) {
@@ -279,6 +322,27 @@ async function run(kind) {
       setBusy(false);
     }
   }
+}
+
+/** Shows a finished completion: status and the scores under the alternatives. */
+function finish({ kind, opts, ranked, pool, scores, seconds, on, hidden }) {
+  const k = opts.alternatives;
+  const time = `${seconds.toFixed(2)} s on ${on}`;
+  if (ranked) {
+    $('status').textContent = `Done: the ${k} best-fitting of ${pool} candidates, ${hidden} hidden pixels each, in ${time}`;
+    state.results.showScores(scores);
+    $('results-note').textContent = `Best first. Each score is how likely the model finds the known pixels after the hole, `
+      + `given that completion (log-probability in nats): closer to 0 fits better, and 1 nat more is e ≈ 2.7 times as likely.`;
+    $('results-note').hidden = false;
+  } else {
+    $('status').textContent = `Done: ${k} × ${hidden} pixels in ${time}`;
+    if (kind === 'complete') {
+      $('results-note').textContent = 'Nothing known comes after the hole, so there is nothing to rank these by.';
+      $('results-note').hidden = false;
+    }
+  }
+  state.finishedRuns++;
+  setState('done');
 }
 
 // Engine work per animation frame: leaves a 60 Hz frame a few ms for the paint and input.

@@ -45,8 +45,9 @@ export class Editor {
     this.render();
   }
 
-  hideRows(fromRow) {
-    for (let y = fromRow; y < this.height; y++) {
+  /** Hides rows fromRow..toRow-1 (by default to the bottom). */
+  hideRows(fromRow, toRow = this.height) {
+    for (let y = fromRow; y < Math.min(toRow, this.height); y++) {
       this.known.fill(0, y * this.width, (y + 1) * this.width);
     }
     this.render();

@@ -41,13 +41,16 @@ export class Results {
       download.title = `Download alternative ${b + 1} as a PNG`;
       download.disabled = true;
       download.addEventListener('click', () => this.download(b));
-      caption.append(`#${b + 1} `, download);
+      const score = document.createElement('span');
+      score.className = 'score';
+      score.hidden = true;
+      caption.append(`#${b + 1} `, download, score);
       figure.append(canvas, caption);
       this.container.append(figure);
       // willReadFrequently: a CPU-backed canvas. A GPU-accelerated one makes every
       // putImageData an upload and a sync, which a software GPU makes slower than the model.
       const ctx = canvas.getContext('2d', { willReadFrequently: true });
-      this.items.push({ canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, pixels: null });
+      this.items.push({ canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, score, pixels: null });
     }
   }
 
@@ -84,6 +87,23 @@ export class Results {
     });
   }
 
+  /**
+   * Writes each alternative's score (log p of the known pixels after the hole, nats) under it;
+   * null clears them.
+   */
+  showScores(scores) {
+    this.items.forEach((item, b) => {
+      const score = scores?.[b];
+      item.score.hidden = score === undefined;
+      if (score === undefined) return;
+      const value = document.createElement('strong');
+      value.textContent = `${formatScore(score)} nats`;
+      item.score.replaceChildren('fits the rest of the drawing: ', value);
+      item.score.title = 'log-probability the model gives the known pixels after the hole, '
+        + 'given this completion: closer to 0 fits better';
+    });
+  }
+
   /** Saves alternative b as a PNG: the plain image, 8× upscaled, no tint. */
   async download(b) {
     const item = this.items[b];
@@ -105,4 +125,10 @@ export class Results {
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   }
+}
+
+/** A score the way captions and the status line spell it: "−12.3" with a real minus sign. */
+export function formatScore(nats) {
+  const text = Math.abs(nats).toFixed(1);
+  return nats < 0 && text !== '0.0' ? `\u2212${text}` : text;
 }
