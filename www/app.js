@@ -9,6 +9,7 @@
 
 import { Editor, TOOLS } from './editor.js';
 import { Results } from './results.js';
+import { drawLegend, formatNats } from './surprise.js';
 
 const params = new URLSearchParams(location.search);
 const base = new URL('.', import.meta.url); // www/
@@ -36,6 +37,19 @@ const state = {
   finishedRuns: 0,
   digits: null,
   digitIndex: 0,
+  // The surprise map: per-pixel −log p (nats, [H, W] each) of the drawing and of the finished
+  // alternatives, recomputed when they change while the map is on.
+  surprise: {
+    on: false,
+    drawing: null,
+    alternatives: null, // [B, H, W], for the alternatives in state.finished
+    drawingDirty: false, // the drawing changed since `drawing` was computed
+    drawingBusy: false,
+    drawingTimer: 0,
+    scoredRuns: 0, // bumps on every map computed (a hook for tests)
+  },
+  // The last finished completion, { pixels [B, C, H, W], label, scores }; null while none.
+  finished: null,
 };
 
 let runCounter = 0;
@@ -164,6 +178,30 @@ function wireControls() {
     input.addEventListener('input', show);
     show();
   }
+  editor.onchange = drawingChanged;
+  $('label').addEventListener('change', drawingChanged);
+  drawLegend($('legend-scale'));
+  $('surprise').checked = false;
+  $('surprise').addEventListener('change', () => setSurpriseMap($('surprise').checked));
+  const readDrawing = (ev) => {
+    const [x, y] = editor.cellAt(ev);
+    readout($('draw-readout'), 'Drawing', x, y, state.surprise.drawing, editor.known);
+  };
+  $('draw').addEventListener('pointermove', readDrawing);
+  $('draw').addEventListener('pointerdown', readDrawing);
+  const readAlternative = (ev) => {
+    const canvas = ev.target.closest?.('.alt canvas');
+    if (!canvas) return;
+    const b = [...$('results').querySelectorAll('.alt canvas')].indexOf(canvas);
+    const rect = canvas.getBoundingClientRect();
+    const x = Math.floor(((ev.clientX - rect.left) / rect.width) * state.info.width);
+    const y = Math.floor(((ev.clientY - rect.top) / rect.height) * state.info.height);
+    const plane = state.info.width * state.info.height;
+    const maps = state.surprise.alternatives;
+    readout($('alt-readout'), `Alternative ${b + 1}`, x, y, maps?.subarray(b * plane, (b + 1) * plane), null);
+  };
+  $('results').addEventListener('pointermove', readAlternative);
+  $('results').addEventListener('pointerdown', readAlternative);
   $('complete').addEventListener('click', () => run('complete'));
   $('sample').addEventListener('click', () => run('sample'));
   $('stop').addEventListener('click', stop);
@@ -257,6 +295,9 @@ async function run(kind) {
   const id = (state.running = ++runCounter);
   setBusy(true);
   setState('running');
+  state.finished = null;
+  state.surprise.alternatives = null;
+  $('alt-readout').hidden = true;
   $('results-note').hidden = true;
   try {
     engine.setCanvas(pixels, known);
@@ -308,7 +349,7 @@ async function run(kind) {
         : `${done} / ${total} pixels · ${seconds.toFixed(1)} s on ${on}`;
       frame.free();
       if (finished) {
-        finish({ kind, opts, ranked, pool, scores, seconds, on, hidden: poolTotal === Infinity ? total : poolTotal });
+        finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden: poolTotal === Infinity ? total : poolTotal });
         break;
       }
       if (pixelsThisStep === perStep) perStep = nextStepSize(perStep, dt);
@@ -324,8 +365,8 @@ async function run(kind) {
   }
 }
 
-/** Shows a finished completion: status and the scores under the alternatives. */
-function finish({ kind, opts, ranked, pool, scores, seconds, on, hidden }) {
+/** Shows a finished completion: status, scores under the alternatives, their surprise map. */
+function finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden }) {
   const k = opts.alternatives;
   const time = `${seconds.toFixed(2)} s on ${on}`;
   if (ranked) {
@@ -341,8 +382,118 @@ function finish({ kind, opts, ranked, pool, scores, seconds, on, hidden }) {
       $('results-note').hidden = false;
     }
   }
+  state.finished = { pixels: data, label: opts.label, scores };
   state.finishedRuns++;
   setState('done');
+  if (state.surprise.on) scoreAlternatives();
+}
+
+// ---------------------------------------------------------------- surprise map
+
+// At most one scoring of the drawing per this many ms while it is being edited: a forward
+// pass of one image costs tens of ms on the CPU backend, a stroke fires events every few ms.
+const SURPRISE_THROTTLE_MS = 200;
+
+function setSurpriseMap(on) {
+  const s = state.surprise;
+  s.on = on;
+  $('surprise-legend').hidden = !on;
+  $('draw-readout').hidden = !on;
+  $('alt-readout').hidden = !on || !state.finished;
+  if (on) {
+    $('draw-readout').textContent = 'Point at (or tap) a pixel to see its surprise.';
+    $('alt-readout').textContent = 'Point at (or tap) a pixel of an alternative to see its surprise.';
+    s.drawingDirty = true;
+    scoreDrawing();
+    if (state.finished) scoreAlternatives();
+  } else {
+    clearTimeout(s.drawingTimer);
+    s.drawingTimer = 0;
+    s.drawing = null;
+    s.alternatives = null;
+    state.editor.setOverlay(null);
+    state.results.setSurprise(null);
+  }
+}
+
+/** The drawing was edited (or its class changed): rescore it, at most every SURPRISE_THROTTLE_MS. */
+function drawingChanged() {
+  const s = state.surprise;
+  if (!s.on) return;
+  s.drawingDirty = true;
+  if (!s.drawingTimer && !s.drawingBusy) s.drawingTimer = setTimeout(scoreDrawing, SURPRISE_THROTTLE_MS);
+}
+
+async function scoreDrawing() {
+  const s = state.surprise;
+  s.drawingTimer = 0;
+  if (!s.on || s.drawingBusy || !s.drawingDirty) return;
+  s.drawingBusy = true;
+  s.drawingDirty = false;
+  try {
+    const { editor, info } = state;
+    const pixels = new Uint8Array(info.channels * editor.pixels.length);
+    for (let c = 0; c < info.channels; c++) pixels.set(editor.pixels, c * editor.pixels.length);
+    const surprise = perPixel(await state.engine.score(pixels, currentLabel()), 1);
+    if (s.on) {
+      s.drawing = surprise;
+      editor.setOverlay(surprise);
+      s.scoredRuns++;
+    }
+  } catch (err) {
+    showError(err);
+  } finally {
+    s.drawingBusy = false;
+    // Edits that came during the pass get their own, after the usual pause.
+    if (s.on && s.drawingDirty && !s.drawingTimer) s.drawingTimer = setTimeout(scoreDrawing, SURPRISE_THROTTLE_MS);
+  }
+}
+
+async function scoreAlternatives() {
+  const finished = state.finished;
+  if (!finished) return;
+  try {
+    const batch = finished.pixels.length / (state.info.channels * state.info.width * state.info.height);
+    const surprise = perPixel(await state.engine.score(finished.pixels, finished.label), batch);
+    // The map may have been turned off, or a new completion started, while this ran.
+    if (!state.surprise.on || state.finished !== finished) return;
+    state.surprise.alternatives = surprise;
+    state.results.setSurprise(surprise);
+    $('alt-readout').hidden = false;
+    state.surprise.scoredRuns++;
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** Per-pixel surprise [B, H, W] from per-value surprise [B, C, H, W]: the channels' sum. */
+function perPixel(values, batch) {
+  const { channels, width, height } = state.info;
+  if (channels === 1) return values;
+  const plane = width * height;
+  const out = new Float32Array(batch * plane);
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < plane; i++) out[b * plane + i] += values[(b * channels + c) * plane + i];
+    }
+  }
+  return out;
+}
+
+function currentLabel() {
+  const label = $('label').value;
+  return label === '' ? null : Number(label);
+}
+
+/** Writes "Drawing, pixel (row, column): 0.42 nats" for the cell (x, y) into `line`. */
+function readout(line, what, x, y, surprise, known) {
+  if (!state.surprise.on || !surprise) return;
+  const { width, height } = state.info;
+  if (x < 0 || y < 0 || x >= width || y >= height) return;
+  const i = y * width + x;
+  line.textContent = known && !known[i]
+    ? `${what}, pixel (${y}, ${x}): hidden, the model fills it in`
+    : `${what}, pixel (${y}, ${x}): ${formatNats(surprise[i])}`;
 }
 
 // Engine work per animation frame: leaves a 60 Hz frame a few ms for the paint and input.
@@ -410,6 +561,11 @@ window.pixelcnnApp = {
   state,
   canvas: () => ({ pixels: Array.from(state.editor.pixels), known: Array.from(state.editor.known) }),
   lastFrame: () => state.lastFrame && { ...state.lastFrame, pixels: Array.from(state.lastFrame.pixels) },
+  surprise: () => ({
+    drawing: state.surprise.drawing && Array.from(state.surprise.drawing),
+    alternatives: state.surprise.alternatives && Array.from(state.surprise.alternatives),
+    scoredRuns: state.surprise.scoredRuns,
+  }),
 };
 
 main().catch(showError);
