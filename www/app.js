@@ -372,8 +372,10 @@ function finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden })
   if (ranked) {
     $('status').textContent = `Done: the ${k} best-fitting of ${pool} candidates, ${hidden} hidden pixels each, in ${time}`;
     state.results.showScores(scores);
-    $('results-note').textContent = `Best first. Each score is how likely the model finds the known pixels after the hole, `
-      + `given that completion (log-probability in nats): closer to 0 fits better, and 1 nat more is e ≈ 2.7 times as likely.`;
+    $('results-note').textContent = !scores.some(Number.isNaN)
+      ? `Best first. Each score is how likely the model finds the known pixels after the hole, `
+        + `given that completion (log-probability in nats): closer to 0 fits better, and 1 nat more is e ≈ 2.7 times as likely.`
+      : `The ${on} backend returned invalid scores (NaN) for some candidates, so this order is not a ranking.`;
     $('results-note').hidden = false;
   } else {
     $('status').textContent = `Done: ${k} × ${hidden} pixels in ${time}`;

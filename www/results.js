@@ -84,7 +84,8 @@ export class Results {
       item.score.hidden = score === undefined;
       if (score === undefined) return;
       const value = document.createElement('strong');
-      value.textContent = `${formatScore(score)} nats`;
+      // A NaN score is the backend's arithmetic failing, not a fit: say so rather than rank it.
+      value.textContent = !Number.isNaN(score) ? `${formatScore(score)} nats` : 'not available';
       item.score.replaceChildren('fits the rest of the drawing: ', value);
       item.score.title = 'log-probability the model gives the known pixels after the hole, '
         + 'given this completion: closer to 0 fits better';
@@ -152,6 +153,6 @@ export class Results {
 
 /** A score the way captions and the status line spell it: "−12.3" with a real minus sign. */
 export function formatScore(nats) {
-  const text = Math.abs(nats).toFixed(1);
+  const text = Math.abs(nats) === Infinity ? '\u221e' : Math.abs(nats).toFixed(1);
   return nats < 0 && text !== '0.0' ? `\u2212${text}` : text;
 }

@@ -15,8 +15,9 @@ const STOPS = [
   [1, [196, 14, 50]],
 ];
 
-/** [r, g, b, alpha] (0–255 and 0–1) of a surprise of `nats`; nearly clear near 0. */
+/** [r, g, b, alpha] (0–255 and 0–1) of a surprise of `nats`; nearly clear near 0, clear for NaN. */
 export function surpriseColour(nats) {
+  if (Number.isNaN(nats)) return [0, 0, 0, 0];
   const t = Math.min(Math.max(nats, 0) / SURPRISE_MAX, 1);
   let i = 1;
   while (i < STOPS.length - 1 && t > STOPS[i][0]) i++;
@@ -54,5 +55,6 @@ export function drawLegend(canvas) {
 
 /** "0.42 nats", the way every readout spells a surprise (most are well under 1). */
 export function formatNats(nats) {
-  return `${nats.toFixed(2)} nats`;
+  if (Number.isNaN(nats)) return 'not available (the backend returned NaN)';
+  return nats === Infinity ? '\u221e nats' : `${nats.toFixed(2)} nats`;
 }
