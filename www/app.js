@@ -9,6 +9,7 @@
 
 import { Editor, TOOLS } from './editor.js';
 import { Results } from './results.js';
+import { drawLegend, formatNats } from './surprise.js';
 
 const params = new URLSearchParams(location.search);
 const base = new URL('.', import.meta.url); // www/
@@ -36,6 +37,19 @@ const state = {
   finishedRuns: 0,
   digits: null,
   digitIndex: 0,
+  // The surprise map: per-pixel −log p (nats, [H, W] each) of the drawing and of the finished
+  // alternatives, recomputed when they change while the map is on.
+  surprise: {
+    on: false,
+    drawing: null,
+    alternatives: null, // [B, H, W], for the alternatives in state.finished
+    drawingDirty: false, // the drawing changed since `drawing` was computed
+    drawingBusy: false,
+    drawingTimer: 0,
+    scoredRuns: 0, // bumps on every map computed (a hook for tests)
+  },
+  // The last finished completion, { pixels [B, C, H, W], label, scores }; null while none.
+  finished: null,
 };
 
 let runCounter = 0;
@@ -93,10 +107,11 @@ function backendLabel(name) {
 
 function describeBackends() {
   const { engine } = state;
-  const a = Number($('alternatives').value);
-  const chosen = engine.backendFor(a);
+  // A completion runs its whole pool of candidates as one batch.
+  const n = Math.max(Number($('alternatives').value), Number($('candidates').value));
+  const chosen = engine.backendFor(n);
   const choice = engine.preference === 'auto' && engine.hasWebgpu
-    ? `${backendLabel(chosen)} for ${a} alternative${a > 1 ? 's' : ''} (auto)`
+    ? `${backendLabel(chosen)} for ${n} candidate${n > 1 ? 's' : ''} (auto)`
     : backendLabel(chosen);
   $('backend').textContent = choice;
   app.dataset.backend = chosen;
@@ -150,15 +165,43 @@ function wireControls() {
   $('clear').addEventListener('click', () => editor.clear());
   $('hide-bottom').addEventListener('click', () => editor.hideRows(Math.floor(editor.height / 2)));
   $('test-digit').addEventListener('click', nextDigit);
-  for (const id of ['temperature', 'alternatives']) {
+  for (const id of ['temperature', 'alternatives', 'candidates']) {
     const input = $(id);
     const show = () => {
-      $(`${id}-value`).textContent = id === 'temperature' ? Number(input.value).toFixed(2) : input.value;
+      const k = Number($('alternatives').value), n = Number($('candidates').value);
+      $('temperature-value').textContent = Number($('temperature').value).toFixed(2);
+      $('alternatives-value').textContent = String(k);
+      // The engine draws at least as many candidates as it returns alternatives.
+      $('candidates-value').textContent = n < k ? `${k} (≥ alternatives)` : String(n);
       describeBackends();
     };
     input.addEventListener('input', show);
     show();
   }
+  editor.onchange = drawingChanged;
+  $('label').addEventListener('change', drawingChanged);
+  drawLegend($('legend-scale'));
+  $('surprise').checked = false;
+  $('surprise').addEventListener('change', () => setSurpriseMap($('surprise').checked));
+  const readDrawing = (ev) => {
+    const [x, y] = editor.cellAt(ev);
+    readout($('draw-readout'), 'Drawing', x, y, state.surprise.drawing, editor.known);
+  };
+  $('draw').addEventListener('pointermove', readDrawing);
+  $('draw').addEventListener('pointerdown', readDrawing);
+  const readAlternative = (ev) => {
+    const canvas = ev.target.closest?.('.alt canvas');
+    if (!canvas) return;
+    const b = [...$('results').querySelectorAll('.alt canvas')].indexOf(canvas);
+    const rect = canvas.getBoundingClientRect();
+    const x = Math.floor(((ev.clientX - rect.left) / rect.width) * state.info.width);
+    const y = Math.floor(((ev.clientY - rect.top) / rect.height) * state.info.height);
+    const plane = state.info.width * state.info.height;
+    const maps = state.surprise.alternatives;
+    readout($('alt-readout'), `Alternative ${b + 1}`, x, y, maps?.subarray(b * plane, (b + 1) * plane), null);
+  };
+  $('results').addEventListener('pointermove', readAlternative);
+  $('results').addEventListener('pointerdown', readAlternative);
   $('complete').addEventListener('click', () => run('complete'));
   $('sample').addEventListener('click', () => run('sample'));
   $('stop').addEventListener('click', stop);
@@ -211,14 +254,24 @@ function setBusy(busy) {
   state.editor.disabled = busy;
 }
 
-function options() {
+/** start() options; a completion also draws `candidates` and keeps the best-fitting. */
+function options(kind) {
   const label = $('label').value;
-  return {
+  const opts = {
     alternatives: Number($('alternatives').value),
     temperature: Number($('temperature').value),
     seed: Math.max(0, Math.floor(Number($('seed').value) || 0)),
     label: label === '' ? null : Number(label),
   };
+  // Sample has no known pixels to fit, so the plain sampler is all it needs.
+  if (kind === 'complete') opts.candidates = Number($('candidates').value);
+  return opts;
+}
+
+/** Whether some known pixel comes after the first hidden one: only then do scores mean anything. */
+function knownAfterHole(known) {
+  const first = known.indexOf(0);
+  return first >= 0 && known.indexOf(1, first + 1) >= 0;
 }
 
 /** Runs a completion ("complete": fill the hidden pixels; "sample": a fresh image). */
@@ -234,41 +287,72 @@ async function run(kind) {
   notice(engine.notice);
   const pixels = new Uint8Array(info.channels * plane);
   for (let c = 0; c < info.channels; c++) pixels.set(kind === 'sample' ? new Uint8Array(plane) : editor.pixels, c * plane);
-  const opts = options();
+  const opts = options(kind);
+  // Candidates are only drawn and scored when known pixels follow the hole; otherwise the
+  // engine returns the plain sampler's alternatives with scores of 0.
+  const ranked = opts.candidates !== undefined && knownAfterHole(known);
+  const pool = ranked ? Math.max(opts.candidates, opts.alternatives) : opts.alternatives;
   const id = (state.running = ++runCounter);
   setBusy(true);
   setState('running');
+  state.finished = null;
+  state.surprise.alternatives = null;
+  $('alt-readout').hidden = true;
+  $('results-note').hidden = true;
   try {
     engine.setCanvas(pixels, known);
     const backend = engine.start(opts);
     app.dataset.backend = backend;
     state.results.reset(opts.alternatives, info, known);
+    const on = backendLabel(backend);
     const t0 = performance.now();
+    // Pixel units of the pool; with a ranking, the rest of frame.total is the scoring pass.
+    let poolTotal = Infinity;
+    let done = 0;
     // Pixels per step, sized so that one step (engine work + its readback) takes about
     // FRAME_BUDGET_MS: at most one step, one readback and one repaint per animation frame.
     let perStep = 1;
     for (;;) {
       // Stop (or a newer run) may have come while we yielded: the engine has dropped our job.
       if (state.running !== id) return;
+      let pixelsThisStep = perStep;
+      const left = poolTotal - done;
+      if (ranked && left <= perStep) {
+        // The step that draws the pool's last pixel also scores the whole pool, one long call
+        // the page cannot animate: stop one pixel short, then say so before taking it.
+        if (left > 1) {
+          pixelsThisStep = left - 1;
+        } else {
+          $('status').textContent = `Scoring ${pool} candidates against the rest of the drawing… ` +
+            `${((performance.now() - t0) / 1000).toFixed(1)} s on ${on}`;
+          await nextFrame();
+          await nextFrame(); // the first resolves before the paint, the second after it
+          if (state.running !== id) return;
+        }
+      }
       const t = performance.now();
-      const frame = await engine.step(perStep);
+      const frame = await engine.step(pixelsThisStep);
       const dt = performance.now() - t; // engine time only (the paint below is not counted)
       if (state.running !== id || frame.cancelled) { frame.free(); return; }
       const data = frame.pixels;
-      state.lastFrame = { done: frame.done, total: frame.total, batch: frame.batch, pixels: data };
-      state.results.show(frame, data);
+      const total = frame.total;
+      done = frame.done;
+      if (ranked) poolTotal = total - Math.max(1, Math.floor(plane / 2));
       const finished = frame.finished;
-      $('progress').value = frame.done / frame.total;
+      const scores = finished && ranked ? Array.from(frame.scores ?? []) : null;
+      state.lastFrame = { done, total, batch: frame.batch, pixels: data, scores };
+      state.results.show(frame, data);
+      $('progress').value = done / total;
       const seconds = (performance.now() - t0) / 1000;
-      $('status').textContent = `${frame.done} / ${frame.total} pixels · ${seconds.toFixed(1)} s on ${backendLabel(backend)}`;
+      $('status').textContent = ranked
+        ? `Drawing ${pool} candidates: ${done} / ${poolTotal} pixels · ${seconds.toFixed(1)} s on ${on}`
+        : `${done} / ${total} pixels · ${seconds.toFixed(1)} s on ${on}`;
       frame.free();
       if (finished) {
-        $('status').textContent = `Done: ${opts.alternatives} × ${state.lastFrame.total} pixels in ${seconds.toFixed(2)} s on ${backendLabel(backend)}`;
-        state.finishedRuns++;
-        setState('done');
+        finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden: poolTotal === Infinity ? total : poolTotal });
         break;
       }
-      perStep = nextStepSize(perStep, dt);
+      if (pixelsThisStep === perStep) perStep = nextStepSize(perStep, dt);
       await nextFrame(); // let the browser paint and handle input
     }
   } catch (err) {
@@ -279,6 +363,139 @@ async function run(kind) {
       setBusy(false);
     }
   }
+}
+
+/** Shows a finished completion: status, scores under the alternatives, their surprise map. */
+function finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden }) {
+  const k = opts.alternatives;
+  const time = `${seconds.toFixed(2)} s on ${on}`;
+  if (ranked) {
+    $('status').textContent = `Done: the ${k} best-fitting of ${pool} candidates, ${hidden} hidden pixels each, in ${time}`;
+    state.results.showScores(scores);
+    $('results-note').textContent = !scores.some(Number.isNaN)
+      ? `Best first. Each score is how likely the model finds the known pixels after the hole, `
+        + `given that completion (log-probability in nats): closer to 0 fits better, and 1 nat more is e ≈ 2.7 times as likely.`
+      : `The ${on} backend returned invalid scores (NaN) for some candidates, so this order is not a ranking.`;
+    $('results-note').hidden = false;
+  } else {
+    $('status').textContent = `Done: ${k} × ${hidden} pixels in ${time}`;
+    if (kind === 'complete') {
+      $('results-note').textContent = 'Nothing known comes after the hole, so there is nothing to rank these by.';
+      $('results-note').hidden = false;
+    }
+  }
+  state.finished = { pixels: data, label: opts.label, scores };
+  state.finishedRuns++;
+  setState('done');
+  if (state.surprise.on) scoreAlternatives();
+}
+
+// ---------------------------------------------------------------- surprise map
+
+// At most one scoring of the drawing per this many ms while it is being edited: a forward
+// pass of one image costs tens of ms on the CPU backend, a stroke fires events every few ms.
+const SURPRISE_THROTTLE_MS = 200;
+
+function setSurpriseMap(on) {
+  const s = state.surprise;
+  s.on = on;
+  $('surprise-legend').hidden = !on;
+  $('draw-readout').hidden = !on;
+  $('alt-readout').hidden = !on || !state.finished;
+  if (on) {
+    $('draw-readout').textContent = 'Point at (or tap) a pixel to see its surprise.';
+    $('alt-readout').textContent = 'Point at (or tap) a pixel of an alternative to see its surprise.';
+    s.drawingDirty = true;
+    scoreDrawing();
+    if (state.finished) scoreAlternatives();
+  } else {
+    clearTimeout(s.drawingTimer);
+    s.drawingTimer = 0;
+    s.drawing = null;
+    s.alternatives = null;
+    state.editor.setOverlay(null);
+    state.results.setSurprise(null);
+  }
+}
+
+/** The drawing was edited (or its class changed): rescore it, at most every SURPRISE_THROTTLE_MS. */
+function drawingChanged() {
+  const s = state.surprise;
+  if (!s.on) return;
+  s.drawingDirty = true;
+  if (!s.drawingTimer && !s.drawingBusy) s.drawingTimer = setTimeout(scoreDrawing, SURPRISE_THROTTLE_MS);
+}
+
+async function scoreDrawing() {
+  const s = state.surprise;
+  s.drawingTimer = 0;
+  if (!s.on || s.drawingBusy || !s.drawingDirty) return;
+  s.drawingBusy = true;
+  s.drawingDirty = false;
+  try {
+    const { editor, info } = state;
+    const pixels = new Uint8Array(info.channels * editor.pixels.length);
+    for (let c = 0; c < info.channels; c++) pixels.set(editor.pixels, c * editor.pixels.length);
+    const surprise = perPixel(await state.engine.score(pixels, currentLabel()), 1);
+    if (s.on) {
+      s.drawing = surprise;
+      editor.setOverlay(surprise);
+      s.scoredRuns++;
+    }
+  } catch (err) {
+    showError(err);
+  } finally {
+    s.drawingBusy = false;
+    // Edits that came during the pass get their own, after the usual pause.
+    if (s.on && s.drawingDirty && !s.drawingTimer) s.drawingTimer = setTimeout(scoreDrawing, SURPRISE_THROTTLE_MS);
+  }
+}
+
+async function scoreAlternatives() {
+  const finished = state.finished;
+  if (!finished) return;
+  try {
+    const batch = finished.pixels.length / (state.info.channels * state.info.width * state.info.height);
+    const surprise = perPixel(await state.engine.score(finished.pixels, finished.label), batch);
+    // The map may have been turned off, or a new completion started, while this ran.
+    if (!state.surprise.on || state.finished !== finished) return;
+    state.surprise.alternatives = surprise;
+    state.results.setSurprise(surprise);
+    $('alt-readout').hidden = false;
+    state.surprise.scoredRuns++;
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** Per-pixel surprise [B, H, W] from per-value surprise [B, C, H, W]: the channels' sum. */
+function perPixel(values, batch) {
+  const { channels, width, height } = state.info;
+  if (channels === 1) return values;
+  const plane = width * height;
+  const out = new Float32Array(batch * plane);
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < plane; i++) out[b * plane + i] += values[(b * channels + c) * plane + i];
+    }
+  }
+  return out;
+}
+
+function currentLabel() {
+  const label = $('label').value;
+  return label === '' ? null : Number(label);
+}
+
+/** Writes "Drawing, pixel (row, column): 0.42 nats" for the cell (x, y) into `line`. */
+function readout(line, what, x, y, surprise, known) {
+  if (!state.surprise.on || !surprise) return;
+  const { width, height } = state.info;
+  if (x < 0 || y < 0 || x >= width || y >= height) return;
+  const i = y * width + x;
+  line.textContent = known && !known[i]
+    ? `${what}, pixel (${y}, ${x}): hidden, the model fills it in`
+    : `${what}, pixel (${y}, ${x}): ${formatNats(surprise[i])}`;
 }
 
 // Engine work per animation frame: leaves a 60 Hz frame a few ms for the paint and input.
@@ -346,6 +563,11 @@ window.pixelcnnApp = {
   state,
   canvas: () => ({ pixels: Array.from(state.editor.pixels), known: Array.from(state.editor.known) }),
   lastFrame: () => state.lastFrame && { ...state.lastFrame, pixels: Array.from(state.lastFrame.pixels) },
+  surprise: () => ({
+    drawing: state.surprise.drawing && Array.from(state.surprise.drawing),
+    alternatives: state.surprise.alternatives && Array.from(state.surprise.alternatives),
+    scoredRuns: state.surprise.scoredRuns,
+  }),
 };
 
 main().catch(showError);

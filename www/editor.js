@@ -2,6 +2,7 @@
 // events (mouse, touch and pen alike) and drawn zoomed with unknown pixels hatched.
 
 import { pixelRgb } from './colour.js';
+import { surpriseColour } from './surprise.js';
 
 export const TOOLS = ['pen', 'eraser', 'hide'];
 
@@ -15,6 +16,10 @@ export class Editor {
     this.ctx = canvas.getContext('2d');
     this.tool = 'pen';
     this.brush = 2;
+    /** Called after every change of the pixels or the mask. */
+    this.onchange = null;
+    /** Surprise (nats) per pixel laid over the known pixels, or null for the plain view. */
+    this.overlay = null;
     this.setShape(shape);
     this.#listen();
   }
@@ -32,7 +37,7 @@ export class Editor {
   clear() {
     this.pixels.fill(0);
     this.known.fill(1);
-    this.render();
+    this.#changed();
   }
 
   /** Replaces the image (all known); `pixels` holds level indices. */
@@ -42,32 +47,47 @@ export class Editor {
     }
     this.pixels.set(pixels);
     this.known.fill(1);
+    this.#changed();
+  }
+
+  /** Hides rows fromRow..toRow-1 (by default to the bottom). */
+  hideRows(fromRow, toRow = this.height) {
+    for (let y = fromRow; y < Math.min(toRow, this.height); y++) {
+      this.known.fill(0, y * this.width, (y + 1) * this.width);
+    }
+    this.#changed();
+  }
+
+  /** Sets (or with null removes) the surprise overlay and repaints. */
+  setOverlay(values) {
+    this.overlay = values;
     this.render();
   }
 
-  hideRows(fromRow) {
-    for (let y = fromRow; y < this.height; y++) {
-      this.known.fill(0, y * this.width, (y + 1) * this.width);
-    }
+  /** The cell [x, y] under a pointer event (may lie outside the grid at the border). */
+  cellAt(ev) {
+    const rect = this.canvas.getBoundingClientRect();
+    return [
+      Math.floor(((ev.clientX - rect.left) / rect.width) * this.width),
+      Math.floor(((ev.clientY - rect.top) / rect.height) * this.height),
+    ];
+  }
+
+  #changed() {
     this.render();
+    this.onchange?.();
   }
 
   #listen() {
     let last = null;
-    const cell = (ev) => {
-      const rect = this.canvas.getBoundingClientRect();
-      return [
-        Math.floor(((ev.clientX - rect.left) / rect.width) * this.width),
-        Math.floor(((ev.clientY - rect.top) / rect.height) * this.height),
-      ];
-    };
+    const cell = (ev) => this.cellAt(ev);
     this.canvas.addEventListener('pointerdown', (ev) => {
       if (this.disabled || (ev.pointerType === 'mouse' && ev.button !== 0)) return;
       ev.preventDefault();
       this.canvas.setPointerCapture(ev.pointerId);
       last = cell(ev);
       this.#paint(last[0], last[1]);
-      this.render();
+      this.#changed();
     });
     this.canvas.addEventListener('pointermove', (ev) => {
       if (!last || this.disabled) return;
@@ -79,7 +99,7 @@ export class Editor {
         this.#line(last, next);
         last = next;
       }
-      this.render();
+      this.#changed();
     });
     const end = () => { last = null; };
     this.canvas.addEventListener('pointerup', end);
@@ -150,6 +170,16 @@ export class Editor {
         } else {
           continue;
         }
+        ctx.fillRect(Math.floor(x * cw), Math.floor(y * ch), Math.ceil(cw), Math.ceil(ch));
+      }
+    }
+    if (this.overlay) {
+      // Known pixels only: a hidden pixel's value is a placeholder the model will replace.
+      for (let i = 0; i < plane; i++) {
+        if (!this.known[i]) continue;
+        const [r, g, b, a] = surpriseColour(this.overlay[i]);
+        ctx.fillStyle = `rgba(${r},${g},${b},${a})`;
+        const x = i % width, y = Math.floor(i / width);
         ctx.fillRect(Math.floor(x * cw), Math.floor(y * ch), Math.ceil(cw), Math.ceil(ch));
       }
     }

@@ -6,6 +6,7 @@
 // more than the model's own step.
 
 import { pixelRgb } from './colour.js';
+import { blendSurprise } from './surprise.js';
 
 export class Results {
   /** @param {HTMLElement} container */
@@ -41,47 +42,90 @@ export class Results {
       download.title = `Download alternative ${b + 1} as a PNG`;
       download.disabled = true;
       download.addEventListener('click', () => this.download(b));
-      caption.append(`#${b + 1} `, download);
+      const score = document.createElement('span');
+      score.className = 'score';
+      score.hidden = true;
+      caption.append(`#${b + 1} `, download, score);
       figure.append(canvas, caption);
       this.container.append(figure);
       // willReadFrequently: a CPU-backed canvas. A GPU-accelerated one makes every
       // putImageData an upload and a sync, which a software GPU makes slower than the model.
       const ctx = canvas.getContext('2d', { willReadFrequently: true });
-      this.items.push({ canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, pixels: null });
+      this.items.push({
+        canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, score,
+        pixels: null, surprise: null,
+      });
     }
+    this.done = 0;
   }
 
   /** Paints one frame (pixels [B, C, H, W] as level indices). */
   show(frame, pixels) {
-    const { width, height, channels, levels } = this.shape;
+    const { width, height, channels } = this.shape;
     const plane = width * height;
     // Read the (wasm) frame's getters once: each is a call into the module.
-    const done = frame.done;
+    this.done = frame.done;
     const finished = frame.finished;
     this.items.forEach((item, b) => {
-      const data = item.image.data;
       const base = b * channels * plane;
       item.pixels = pixels.subarray(base, base + channels * plane);
-      for (let i = 0; i < plane; i++) {
-        let r, g, bl;
-        const pending = !this.known[i] && this.rank[i] >= done;
-        if (pending) {
-          r = (i % width + Math.floor(i / width)) % 2 ? 226 : 240;
-          g = r === 226 ? 231 : 243;
-          bl = r === 226 ? 240 : 248;
-        } else {
-          [r, g, bl] = pixelRgb(item.pixels, i, plane, channels, levels);
-          if (!this.known[i]) {
-            // Generated pixels get a blue tint so the model's part stands out from the input.
-            r *= 0.55; g = g * 0.65 + 20; bl = bl * 0.8 + 50;
-          }
-        }
-        const o = i * 4;
-        data[o] = r; data[o + 1] = g; data[o + 2] = bl; data[o + 3] = 255;
-      }
-      item.ctx.putImageData(item.image, 0, 0);
+      this.paint(item);
       item.download.disabled = !finished;
     });
+  }
+
+  /**
+   * Writes each alternative's score (log p of the known pixels after the hole, nats) under it;
+   * null clears them.
+   */
+  showScores(scores) {
+    this.items.forEach((item, b) => {
+      const score = scores?.[b];
+      item.score.hidden = score === undefined;
+      if (score === undefined) return;
+      const value = document.createElement('strong');
+      // A NaN score is the backend's arithmetic failing, not a fit: say so rather than rank it.
+      value.textContent = !Number.isNaN(score) ? `${formatScore(score)} nats` : 'not available';
+      item.score.replaceChildren('fits the rest of the drawing: ', value);
+      item.score.title = 'log-probability the model gives the known pixels after the hole, '
+        + 'given this completion: closer to 0 fits better';
+    });
+  }
+
+  /** Lays per-pixel surprise (nats, [B, H, W]) over the alternatives; null removes it. */
+  setSurprise(surprise) {
+    const plane = this.shape.width * this.shape.height;
+    this.items.forEach((item, b) => {
+      item.surprise = surprise ? surprise.subarray(b * plane, (b + 1) * plane) : null;
+      if (item.pixels) this.paint(item);
+    });
+  }
+
+  /** Repaints one alternative from its pixels, the progress and its surprise overlay. */
+  paint(item) {
+    const { width, channels, levels } = this.shape;
+    const plane = width * this.shape.height;
+    const data = item.image.data;
+    const done = this.done;
+    for (let i = 0; i < plane; i++) {
+      let r, g, bl;
+      const pending = !this.known[i] && this.rank[i] >= done;
+      if (pending) {
+        r = (i % width + Math.floor(i / width)) % 2 ? 226 : 240;
+        g = r === 226 ? 231 : 243;
+        bl = r === 226 ? 240 : 248;
+      } else {
+        [r, g, bl] = pixelRgb(item.pixels, i, plane, channels, levels);
+        if (!this.known[i]) {
+          // Generated pixels get a blue tint so the model's part stands out from the input.
+          r *= 0.55; g = g * 0.65 + 20; bl = bl * 0.8 + 50;
+        }
+        if (item.surprise) [r, g, bl] = blendSurprise([r, g, bl], item.surprise[i]);
+      }
+      const o = i * 4;
+      data[o] = r; data[o + 1] = g; data[o + 2] = bl; data[o + 3] = 255;
+    }
+    item.ctx.putImageData(item.image, 0, 0);
   }
 
   /** Saves alternative b as a PNG: the plain image, 8× upscaled, no tint. */
@@ -105,4 +149,10 @@ export class Results {
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   }
+}
+
+/** A score the way captions and the status line spell it: "−12.3" with a real minus sign. */
+export function formatScore(nats) {
+  const text = Math.abs(nats) === Infinity ? '\u221e' : Math.abs(nats).toFixed(1);
+  return nats < 0 && text !== '0.0' ? `\u2212${text}` : text;
 }

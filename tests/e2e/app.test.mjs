@@ -163,6 +163,20 @@ async function setRange(page, id, value) {
   }, value);
 }
 
+/** Each canvas's pixels as a data URL: the drawing's, then every alternative's. */
+async function canvasImages(page) {
+  return page.$$eval('#draw, .alt canvas', (canvases) => canvases.map((c) => c.toDataURL()));
+}
+
+/** The mouse over cell (x, y) of a canvas that shows the 28×28 grid. */
+async function hoverCell(page, selector, x, y) {
+  const box = await page.locator(selector).boundingBox();
+  await page.mouse.move(box.x + ((x + 0.5) * box.width) / 28, box.y + ((y + 0.5) * box.height) / 28);
+}
+
+/** A score the way the page prints it ("−12.3", with a minus sign). */
+const printedScore = (nats) => `${nats < 0 && Math.abs(nats).toFixed(1) !== '0.0' ? '\u2212' : ''}${Math.abs(nats).toFixed(1)} nats`;
+
 async function complete(page, button = '#complete') {
   const before = await page.evaluate(() => window.pixelcnnApp.state.finishedRuns);
   await page.click(button);
@@ -250,6 +264,126 @@ for (const backend of BACKENDS) {
       await assertNoErrors(app);
     });
 
+    // The middle band of a test digit: the hole has known pixels after it, so the completion is
+    // ranked. On WebGPU (SwiftShader) one completion; the same-seed rerun only on the CPU.
+    test('a middle-band hole gives ranked alternatives with scores and a surprise map', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      await page.waitForFunction(() => !document.getElementById('test-digit').disabled, null, { timeout: 30_000 });
+      await page.click('#test-digit');
+      await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(10, 18));
+      const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+      for (let i = 0; i < 784; i++) {
+        const row = Math.floor(i / 28);
+        assert.equal(canvas.known[i], row >= 10 && row < 18 ? 0 : 1, `pixel ${i}`);
+      }
+      await setRange(page, 'alternatives', 4);
+      await setRange(page, 'candidates', 8);
+      await page.fill('#seed', '3');
+      const frame = await complete(page);
+      assert.equal(frame.batch, 4);
+      assert.equal(frame.total, 8 * 28 + 392, 'the hidden pixels, then the scoring pass (H·W/2)');
+      assert.equal(frame.done, frame.total);
+      for (let b = 0; b < 4; b++) {
+        for (let i = 0; i < 784; i++) {
+          const v = frame.pixels[b * 784 + i];
+          if (canvas.known[i]) assert.equal(v, canvas.pixels[i], `alternative ${b}: known pixel ${i} changed`);
+          else assert.ok(v === 0 || v === 1, `alternative ${b}: hidden pixel ${i} has no level (${v})`);
+        }
+      }
+      const { scores } = frame;
+      assert.equal(scores?.length, 4, `scores: ${JSON.stringify(scores)}`);
+      for (let b = 0; b < 4; b++) {
+        assert.ok(Number.isFinite(scores[b]) && scores[b] <= 0, `score ${b} is ${scores[b]}`);
+        if (b > 0) assert.ok(scores[b] <= scores[b - 1], `scores not best first: ${scores}`);
+      }
+      const captions = await page.$$eval('.alt .score', (els) => els.map((e) => (e.hidden ? '' : e.textContent)));
+      assert.deepEqual(captions, scores.map((s) => `fits the rest of the drawing: ${printedScore(s)}`));
+      assert.match(await page.textContent('#status'), /best-fitting of 8 candidates/);
+      await page.screenshot({ path: join(OUT, `middle-${backend}.png`), fullPage: true });
+
+      // The surprise map: on, it recolours the drawing and every alternative; off, it restores.
+      const plain = await canvasImages(page);
+      assert.equal(plain.length, 5);
+      await page.check('#surprise');
+      await page.waitForFunction(() => {
+        const s = window.pixelcnnApp.surprise();
+        return s.drawing && s.alternatives;
+      }, null, { timeout: COMPLETE_TIMEOUT });
+      const mapped = await canvasImages(page);
+      mapped.forEach((image, i) => assert.notEqual(image, plain[i], `canvas ${i} did not change with the map on`));
+      assert.ok(await page.isVisible('#surprise-legend'), 'the legend is shown');
+      assert.match(await page.textContent('#surprise-legend'), /nats/);
+      const maps = await page.evaluate(() => window.pixelcnnApp.surprise());
+      assert.equal(maps.drawing.length, 784);
+      assert.equal(maps.alternatives.length, 4 * 784);
+      for (const v of [...maps.drawing, ...maps.alternatives]) assert.ok(v >= -1e-4 && Number.isFinite(v), `surprise ${v}`);
+      // Each score is minus the surprise of the known pixels after the hole, from the same model.
+      for (let b = 0; b < 4; b++) {
+        let sum = 0;
+        for (let i = 18 * 28; i < 784; i++) sum += maps.alternatives[b * 784 + i];
+        assert.ok(Math.abs(sum + scores[b]) < 1e-2 + 1e-4 * Math.abs(scores[b]), `alternative ${b}: map ${-sum} vs score ${scores[b]}`);
+      }
+      await hoverCell(page, '#draw', 14, 5);
+      assert.equal(await page.textContent('#draw-readout'), `Drawing, pixel (5, 14): ${maps.drawing[5 * 28 + 14].toFixed(2)} nats`);
+      await hoverCell(page, '#draw', 3, 12);
+      assert.match(await page.textContent('#draw-readout'), /pixel \(12, 3\): hidden/);
+      await hoverCell(page, '.alt:nth-child(2) canvas', 7, 12);
+      assert.equal(await page.textContent('#alt-readout'), `Alternative 2, pixel (12, 7): ${maps.alternatives[784 + 12 * 28 + 7].toFixed(2)} nats`);
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: join(OUT, `surprise-map-${backend}.png`), fullPage: true });
+      await page.uncheck('#surprise');
+      assert.deepEqual(await canvasImages(page), plain, 'turning the map off restores every canvas');
+      assert.ok(!(await page.isVisible('#surprise-legend')), 'the legend is hidden again');
+
+      if (backend === 'cpu') {
+        const again = await complete(page);
+        assert.deepEqual(again.pixels, frame.pixels, 'same seed, same pixels');
+        assert.deepEqual(again.scores, frame.scores, 'same seed, same scores');
+      }
+      await assertNoErrors(app);
+    });
+
+    test('start() rejects a bad candidates count with a readable error', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const messages = await app.page.evaluate(() => {
+        const { engine } = window.pixelcnnApp.state;
+        const known = new Uint8Array(784).fill(1).fill(0, 280, 504);
+        engine.setCanvas(new Uint8Array(784), known);
+        return [0, 65, NaN, 1.5].map((candidates) => {
+          try {
+            engine.start({ alternatives: 4, candidates });
+            return `no error for ${candidates}`;
+          } catch (err) {
+            return err instanceof Error ? err.message : `not an Error: ${err}`;
+          }
+        });
+      });
+      for (const [i, n] of ['0', '65', 'NaN', '1.5'].entries()) {
+        assert.match(messages[i], /candidates/, `candidates: ${n}`);
+        assert.match(messages[i], /1\.\.=64/, `candidates: ${n}: the message names the range`);
+        assert.ok(messages[i].includes(n), `candidates: ${n}: ${messages[i]}`);
+      }
+      await assertNoErrors(app);
+    });
+
+    if (backend === 'cpu') {
+      test('engine.score of the first test digit sums to the native NLL', {
+        skip: MODEL_DIR ? 'the page serves a substitute model (--model-dir); the native NLL belongs to the shipped weights' : false,
+      }, async (t) => {
+        const fixture = JSON.parse(readFileSync(new URL('../fixtures/shipped_logits.json', import.meta.url), 'utf8'));
+        assert.equal(fixture.sha256, manifest.sha256, 'tests/fixtures/shipped_logits.json belongs to other weights than dist/ ships');
+        const digits = JSON.parse(readFileSync(new URL('../../www/models/mnist-digits.json', import.meta.url), 'utf8'));
+        const pixels = digits.digits[fixture.digits[0]].pixels;
+        const app = await openReady(t, browser, { backend });
+        const surprise = await app.page.evaluate(async (p) => Array.from(await window.pixelcnnApp.state.engine.score(new Uint8Array(p))), pixels);
+        assert.equal(surprise.length, 784);
+        const nll = surprise.reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(nll - fixture.nll[0]) < 1e-3, `page ${nll} vs native ${fixture.nll[0]} nats`);
+        await assertNoErrors(app);
+      });
+    }
+
     test('Sample starts from an empty canvas; Stop cancels it', async (t) => {
       const app = await openReady(t, browser, { backend });
       const { page } = app;
@@ -323,6 +457,14 @@ if (BACKENDS.includes('cpu')) {
       const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
       assert.equal(canvas.pixels[10 * 28 + 10], 1, 'a tap with the pen inks the cell');
       await page.screenshot({ path: join(OUT, 'phone.png') });
+      // The surprise map's legend and readout fit too, and a tap reads a pixel out.
+      await page.tap('#surprise');
+      await page.waitForFunction(() => window.pixelcnnApp.surprise().drawing, null, { timeout: LOAD_TIMEOUT });
+      await page.touchscreen.tap(...(await cellPoint(page, 11, 10)));
+      assert.match(await page.textContent('#draw-readout'), /^Drawing, pixel \(10, 11\): \d+\.\d\d nats$/);
+      const wider = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(wider <= 0, `with the surprise map the page is ${wider}px wider than the screen`);
+      await page.screenshot({ path: join(OUT, 'phone-surprise.png') });
       assert.deepEqual(problems, []);
     });
   });

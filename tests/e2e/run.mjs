@@ -7,7 +7,8 @@
 //             "cpu" forces the flex CPU backend with ?backend=cpu.
 // --model-dir serve this directory's model (mnist.json + weights) instead of the one in dist/
 //             (for untrained fixtures when no trained weights exist yet).
-// --screenshot  also copy the completion screenshot to docs/screenshot.png.
+// --screenshot  also copy the middle-band completion screenshot to docs/screenshot.png and
+//             the one with its surprise map to docs/surprise-map.png.
 //
 // Prints TAP, whose summary has "# pass N" and "# fail N", then one last line
 // "N passed, N failed" (failed counts cancelled tests too, e.g. after a failed browser launch).
@@ -45,10 +46,13 @@ report.pipe(process.stdout);
 await once(report, 'end');
 
 if (args.screenshot) {
-  const shot = ['webgpu', 'cpu'].map((b) => join(OUT, `complete-${b}.png`)).find(existsSync);
-  if (shot) {
-    mkdirSync('docs', { recursive: true });
-    copyFileSync(shot, 'docs/screenshot.png');
+  for (const [name, doc] of [['middle', 'screenshot'], ['surprise-map', 'surprise-map']]) {
+    // The CPU run first: its scores are the ones the native tests pin.
+    const shot = ['cpu', 'webgpu'].map((b) => join(OUT, `${name}-${b}.png`)).find(existsSync);
+    if (shot) {
+      mkdirSync('docs', { recursive: true });
+      copyFileSync(shot, `docs/${doc}.png`);
+    }
   }
 }
 const failed = counts.fail + counts.cancelled;
