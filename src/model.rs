@@ -210,11 +210,14 @@ impl HeadOps {
 }
 
 /// tanh(a) ⊙ σ(b) over the two halves of `axis` (the channel axis).
+///
+/// `a` is clamped to ±20 first: tanh(±20) is ±1 in f32, so nothing changes, but some WebGPU
+/// implementations (SwiftShader among them) return NaN from `tanh` for |a| ≳ 89.
 pub fn gate<const D: usize>(x: Tensor<D>, axis: usize) -> Tensor<D> {
     let half = x.dims()[axis] / 2;
     let a = x.clone().narrow(axis, 0, half);
     let b = x.narrow(axis, half, half);
-    a.tanh() * sigmoid(b)
+    a.clamp(-20.0, 20.0).tanh() * sigmoid(b)
 }
 
 /// Moves every row of a channels-last [B, H, W, C] tensor one down (row 0 becomes zeros), so
