@@ -68,6 +68,12 @@ impl ImportanceRequest {
 enum Phase {
     /// Drawing the pool.
     Pool,
+    /// Scoring the pool a few candidates per step (so that a page can repaint and cancel
+    /// between steps): log-weights of candidates 0..scored so far.
+    Scoring {
+        scored: usize,
+        parts: Vec<Tensor<1>>,
+    },
     /// Pool drawn and scored; waiting for [`ImportanceCompletion::choose`].
     Scored { log_weights: Tensor<1> },
     /// Alternatives chosen: canvas [K, C, H, W] and their scores, best first.
@@ -149,12 +155,20 @@ impl ImportanceCompletion {
     }
 
     /// Progress in pixel-sized units: the pool's hidden pixels, then the scoring pass, which
-    /// costs about as much as sampling half an image.
+    /// costs about as much as sampling half an image at the pool's batch size (and counts at
+    /// least one unit per candidate, so every scoring step shows).
     fn scoring_units(&self) -> usize {
         self.scored_mask.as_ref().map_or(0, |_| {
             let c = &self.model.config;
-            (c.height * c.width / 2).max(1)
+            (c.height * c.width / 2).max(self.candidates())
         })
+    }
+
+    /// Candidates scored by a step worth `pixels` units (at least one).
+    fn candidates_per_step(&self, pixels: usize) -> usize {
+        let n = self.candidates();
+        let per_candidate = (self.scoring_units() / n).max(1);
+        pixels.div_ceil(per_candidate).clamp(1, n)
     }
 
     /// The pool's log-weights [N] once it is drawn and scored, for the caller to read back
@@ -224,11 +238,17 @@ impl ImportanceCompletion {
         Ok(())
     }
 
-    /// log w of every pool member: the log-probability of the scored known values.
-    fn score_pool(&self, mask: &Tensor<4>) -> Tensor<1> {
-        let canvas = self.pool.canvas().int();
-        let labels = self.pool.state.labels.as_ref();
-        let log_probs = self.model.log_probs(canvas, labels);
+    /// log w of pool members first..first+count: the log-probability of the scored known
+    /// values.
+    fn score_candidates(&self, mask: &Tensor<4>, first: usize, count: usize) -> Tensor<1> {
+        let canvas = self.pool.canvas().narrow(0, first, count).int();
+        let labels = self
+            .pool
+            .state
+            .labels
+            .as_ref()
+            .map(|l| l.clone().narrow(0, first, count));
+        let log_probs = self.model.log_probs(canvas, labels.as_ref());
         let [n, c, h, w] = log_probs.dims();
         (log_probs * mask.clone())
             .reshape([n, c * h * w])
@@ -238,31 +258,53 @@ impl ImportanceCompletion {
 }
 
 impl Completion for ImportanceCompletion {
+    /// Draws up to `pixels` pixels of the pool; once it is drawn, scores about `pixels`
+    /// units' worth of candidates per call.
     fn step(&mut self, pixels: usize) -> usize {
-        let done = self.pool.step(pixels);
-        if !self.pool.is_done() || !matches!(self.phase, Phase::Pool) {
-            return done;
-        }
-        match &self.scored_mask {
-            Some(mask) => {
-                let log_weights = self.score_pool(mask);
-                self.phase = Phase::Scored { log_weights };
+        if matches!(self.phase, Phase::Pool) {
+            let done = self.pool.step(pixels);
+            if !self.pool.is_done() {
+                return done;
             }
-            None => {
+            if self.scored_mask.is_none() {
                 // Nothing known after the hole: the pool is the K raster alternatives.
                 let k = self.alternatives;
                 self.finish_with((0..k).collect(), vec![0.0; k]);
+                return done;
+            }
+            self.phase = Phase::Scoring {
+                scored: 0,
+                parts: Vec::new(),
+            };
+            if done > 0 {
+                return done;
             }
         }
-        done
+        let n = self.candidates();
+        let count = self.candidates_per_step(pixels);
+        if let (Phase::Scoring { scored, .. }, Some(mask)) = (&self.phase, &self.scored_mask) {
+            let first = *scored;
+            let count = count.min(n - first);
+            let part = self.score_candidates(mask, first, count);
+            if let Phase::Scoring { scored, parts } = &mut self.phase {
+                *scored += count;
+                parts.push(part);
+                if *scored >= n {
+                    let log_weights = Tensor::cat(std::mem::take(parts), 0);
+                    self.phase = Phase::Scored { log_weights };
+                }
+            }
+        }
+        0
     }
 
     fn progress(&self) -> (usize, usize) {
         let (done, total) = self.pool.progress();
         let scoring = self.scoring_units();
-        let scored = match self.phase {
+        let scored = match &self.phase {
             Phase::Pool => 0,
-            _ => scoring,
+            Phase::Scoring { scored, .. } => scoring * scored / self.candidates().max(1),
+            Phase::Scored { .. } | Phase::Chosen { .. } => scoring,
         };
         (done + scored, total + scoring)
     }

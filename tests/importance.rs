@@ -328,3 +328,40 @@ fn bad_options_are_errors() {
         assert!(err.to_string().contains("must be in 1..=64"), "{err}");
     }
 }
+
+#[test]
+fn scoring_is_spread_over_steps_and_gives_the_same_result() {
+    let device = Device::flex();
+    let model = informative_model(&device);
+    let request = ImportanceRequest {
+        levels: KNOWN_LEVELS.to_vec(),
+        known: known_mask(),
+        alternatives: 3,
+        candidates: 12,
+        temperature: 1.0,
+        seed: 4,
+        label: None,
+    };
+    let mut whole = ImportanceCompletion::new(&model, request.clone(), &device).expect("request");
+    whole.finish_blocking().expect("completes");
+
+    let mut stepped = ImportanceCompletion::new(&model, request, &device).expect("request");
+    let mut steps = 0;
+    let mut last = stepped.progress();
+    while !stepped.is_done() {
+        stepped.step(1);
+        steps += 1;
+        let now = stepped.progress();
+        assert!(
+            now.0 > last.0 || stepped.is_done(),
+            "a step made no progress: {now:?}"
+        );
+        assert_eq!(now.1, last.1, "the total changed");
+        last = now;
+    }
+    // 3 hidden pixels one per step, then the 12 candidates a few per step.
+    assert!(steps > 3 + 1, "scoring ran in one step ({steps} steps)");
+    stepped.finish_blocking().expect("chooses");
+    assert_eq!(to_vec(stepped.canvas()), to_vec(whole.canvas()));
+    assert_eq!(stepped.scores(), whole.scores());
+}
