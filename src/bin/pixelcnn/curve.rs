@@ -57,7 +57,7 @@ pub fn run(args: CurveArgs) -> Result<(), Box<dyn Error>> {
             joined: true,
         },
         Series {
-            name: "validation NLL (500 held-out training images)",
+            name: "validation NLL (held-out training images)",
             colour: [230, 120, 20],
             points: points
                 .iter()
@@ -67,7 +67,7 @@ pub fn run(args: CurveArgs) -> Result<(), Box<dyn Error>> {
             joined: true,
         },
         Series {
-            name: "test NLL (10k test images)",
+            name: "test NLL (test split)",
             colour: [200, 30, 30],
             points: tests,
             joined: false,
