@@ -141,6 +141,8 @@ async function errorText(page) {
 
 /** Centre of cell (x, y) of the drawing canvas, in page coordinates. */
 async function cellPoint(page, x, y) {
+  // The page opens with a hint and a model picker above the canvas: bring it into view first.
+  await page.locator('#draw').scrollIntoViewIfNeeded();
   const box = await page.locator('#draw').boundingBox();
   return [box.x + ((x + 0.5) * box.width) / 28, box.y + ((y + 0.5) * box.height) / 28];
 }
@@ -170,6 +172,7 @@ async function canvasImages(page) {
 
 /** The mouse over cell (x, y) of a canvas that shows the 28×28 grid. */
 async function hoverCell(page, selector, x, y) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
   const box = await page.locator(selector).boundingBox();
   await page.mouse.move(box.x + ((x + 0.5) * box.width) / 28, box.y + ((y + 0.5) * box.height) / 28);
 }
@@ -248,6 +251,9 @@ for (const backend of BACKENDS) {
     test('same seed gives the same pixels, another seed others', async (t) => {
       const app = await openReady(t, browser, { backend });
       const { page } = app;
+      // The page opens with a test digit half hidden: start from a blank canvas.
+      await page.click('#clear');
+      await page.check('#seed-lock');
       await page.click('[data-tool=pen]');
       await page.selectOption('#brush', '2');
       await drag(page, [[6, 6], [20, 20]]);
@@ -280,6 +286,7 @@ for (const backend of BACKENDS) {
       await setRange(page, 'alternatives', 4);
       await setRange(page, 'candidates', 8);
       await page.fill('#seed', '3');
+      await page.check('#seed-lock');
       const frame = await complete(page);
       assert.equal(frame.batch, 4);
       assert.equal(frame.total, 8 * 28 + 392, 'the hidden pixels, then the scoring pass (H·W/2)');
@@ -417,6 +424,175 @@ for (const backend of BACKENDS) {
         });
       }
     });
+  });
+}
+
+// ---------------------------------------------------------------- colour, first view, bad models
+
+/** The mnist weights with a NaN (f16 0x7e00) as the first value of their first tensor. */
+function weightsWithNan() {
+  const out = Buffer.from(weights);
+  const headerLength = Number(out.readBigUInt64LE(0));
+  const header = JSON.parse(out.subarray(8, 8 + headerLength).toString('utf8'));
+  const [name] = Object.keys(header).filter((k) => k !== '__metadata__').sort();
+  const at = 8 + headerLength + header[name].data_offsets[0];
+  out.writeUInt16LE(0x7e00, at);
+  return out;
+}
+
+const nanWeights = weightsWithNan();
+const BAD_SWITCH = [
+  {
+    name: 'NaN in the weights (sha256 matching)',
+    files: {
+      '__bad/nan.json': json({ ...manifest, weights: 'nan.bin', sha256: sha256(nanWeights) }),
+      '__bad/nan.bin': bytes(nanWeights),
+    },
+    model: '/__bad/nan.json',
+    error: /non-finite/,
+  },
+  {
+    name: 'a manifest claiming width 100000',
+    files: {
+      '__bad/wide.json': json({
+        ...manifest,
+        image: { ...manifest.image, width: 100000 },
+        config: { ...manifest.config, width: 100000 },
+      }),
+    },
+    model: '/__bad/wide.json',
+    error: /width.*100000.*at most/,
+  },
+];
+
+/** The first PNG's width and height, from its IHDR chunk. */
+function pngSize(png) {
+  assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'not a PNG');
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
+
+if (BACKENDS.includes('cpu')) {
+  describe('[cpu] colour, first view and bad models', () => {
+    let browser;
+    before(async () => { browser = await launch({ webgpu: true }); });
+    after(() => browser?.close());
+    const backend = 'cpu';
+
+    test('the page opens with a half-hidden test digit; Complete fills it, again with new alternatives, locked the same', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+      const hidden = canvas.known.filter((k) => !k).length;
+      assert.ok(hidden > 0 && hidden < 784, `${hidden} hidden pixels`);
+      assert.equal(canvas.known.indexOf(0) % 28, 0, 'the hidden part starts at a row');
+      assert.ok(canvas.pixels.some((v, i) => v && canvas.known[i]), 'the known part has ink');
+      assert.match(await page.textContent('#hint'), /Complete/);
+      assert.ok(await page.isVisible('#hint'));
+      await setRange(page, 'alternatives', 4);
+      const seed = Number(await page.inputValue('#seed'));
+      const first = await complete(page);
+      assert.equal(first.done, first.total);
+      assert.equal(first.batch, 4);
+      const next = Number(await page.inputValue('#seed'));
+      assert.equal(next, seed + 1, 'the seed advanced and shows the next one');
+      await page.screenshot({ path: join(OUT, 'first-view.png'), fullPage: true });
+      const second = await complete(page);
+      assert.notDeepEqual(second.pixels, first.pixels, 'a second Complete gave the same alternatives');
+      await page.check('#seed-lock');
+      const locked = Number(await page.inputValue('#seed'));
+      const a = await complete(page);
+      const b = await complete(page);
+      assert.equal(Number(await page.inputValue('#seed')), locked, 'the locked seed stays');
+      assert.deepEqual(b.pixels, a.pixels, 'locked seed, same alternatives');
+      await assertNoErrors(app);
+    });
+
+    test('Emoji: pick the colour model, complete a held-out emoji, export a PNG', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      await page.selectOption('#model', 'emoji');
+      await page.waitForFunction(() => window.pixelcnnApp.state.info?.channels === 3
+        && document.getElementById('app').dataset.state === 'ready', null, { timeout: LOAD_TIMEOUT });
+      assert.match(page.url(), /[?&]model=emoji/);
+      assert.ok(await page.isHidden('#label'), 'no class control for a model without classes');
+      assert.equal(await page.locator('#palette button').count(), 12);
+      assert.ok(await page.isVisible('[data-tool=eyedropper]'));
+      await page.waitForFunction(() => !document.getElementById('test-digit').disabled, null, { timeout: 30_000 });
+      await page.click('#test-digit');
+      await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(8));
+      const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+      const plane = 256;
+      assert.equal(canvas.pixels.length, 3 * plane);
+      assert.equal(canvas.known.length, plane);
+      await setRange(page, 'alternatives', 4);
+      await setRange(page, 'candidates', 4);
+      const frame = await complete(page);
+      assert.equal(frame.batch, 4);
+      for (let b = 0; b < 4; b++) {
+        const colours = new Set();
+        for (let i = 0; i < plane; i++) {
+          const rgb = [0, 1, 2].map((c) => frame.pixels[(b * 3 + c) * plane + i]);
+          if (canvas.known[i]) {
+            rgb.forEach((v, c) => assert.equal(v, canvas.pixels[c * plane + i], `alternative ${b}: known value ${c}/${i} changed`));
+          } else {
+            colours.add(rgb.join(','));
+          }
+        }
+        assert.ok(colours.size > 1, `alternative ${b}: the hidden part is one colour (${[...colours]})`);
+      }
+      // The eyedropper takes a known pixel's colour for the pen.
+      await page.click('[data-tool=eyedropper]');
+      const box = await page.locator('#draw').boundingBox();
+      await page.mouse.click(box.x + box.width * (8.5 / 16), box.y + box.height * (4.5 / 16));
+      const picked = await page.evaluate(() => window.pixelcnnApp.state.editor.colour);
+      const i = 4 * 16 + 8;
+      assert.deepEqual(picked, [0, 1, 2].map((c) => canvas.pixels[c * plane + i]));
+      assert.equal(await page.getAttribute('[data-tool=pen]', 'aria-pressed'), 'true');
+      // PNG export: 8× the model's size.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('.alt:nth-child(1) button')]);
+      const path = await download.path();
+      assert.deepEqual(pngSize(readFileSync(path)), [128, 128]);
+      // The surprise map: one value per pixel, the legend says how the channels combine.
+      await page.check('#surprise');
+      await page.waitForFunction(() => window.pixelcnnApp.surprise().alternatives, null, { timeout: COMPLETE_TIMEOUT });
+      const maps = await page.evaluate(() => window.pixelcnnApp.surprise());
+      assert.equal(maps.alternatives.length, 4 * plane);
+      assert.match(await page.textContent('#surprise-legend'), /sum over R, G and B/);
+      await page.uncheck('#surprise');
+      await page.screenshot({ path: join(OUT, 'emoji.png'), fullPage: true });
+      await assertNoErrors(app);
+    });
+
+    for (const { name, files, model, error } of BAD_SWITCH) {
+      test(`a bad model (${name}): a readable error; switched to, the previous model stays usable`, async (t) => {
+        // Opened directly: the error, no model, Complete disabled.
+        const direct = await open(t, browser, { backend, model }, { files });
+        assert.equal(await waitForState(direct.page, ['ready', 'error'], LOAD_TIMEOUT), 'error');
+        assert.match(await errorText(direct.page), error);
+        assert.match(await errorText(direct.page), /could not be loaded/);
+        assert.ok(await direct.page.$eval('#complete', (b) => b.disabled));
+        for (const p of direct.problems) assert.doesNotMatch(p, /panicked|unreachable/);
+
+        // Switched to from a good model: the error, and the good model still completes.
+        const app = await openReady(t, browser, { backend }, { files });
+        const { page } = app;
+        const messages = [];
+        page.on('console', (m) => messages.push(m.text()));
+        await page.evaluate((url) => document.getElementById('model').add(new Option('bad', url)), model);
+        await page.selectOption('#model', model);
+        await page.waitForFunction(() => !document.getElementById('error').hidden, null, { timeout: LOAD_TIMEOUT });
+        const text = await errorText(page);
+        assert.match(text, error);
+        assert.match(text, /keeps the mnist model/);
+        assert.equal(await page.inputValue('#model'), 'mnist');
+        await page.click('#clear');
+        await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(26));
+        const frame = await complete(page);
+        assert.equal(frame.done, frame.total);
+        for (const m of messages) assert.doesNotMatch(m, /panicked|unreachable/);
+        assert.deepEqual(app.problems, []);
+      });
+    }
   });
 }
 
