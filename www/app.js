@@ -11,7 +11,7 @@
 
 import { Editor, TOOLS } from './editor.js';
 import { Results } from './results.js';
-import { drawLegend, formatNats } from './surprise.js';
+import { drawLegend, formatNats, setSurpriseMax, surpriseMaxFor } from './surprise.js';
 
 const params = new URLSearchParams(location.search);
 const base = new URL('.', import.meta.url); // www/
@@ -297,6 +297,16 @@ async function loadModel(source) {
   $('alt-readout').hidden = true;
   buildPalette();
   selectTool('pen');
+  const max = surpriseMaxFor(state.info);
+  setSurpriseMax(max);
+  drawLegend($('legend-scale'));
+  $('legend-ticks').replaceChildren(...[0, 1, 2, 3, 4].map((k) => {
+    const tick = document.createElement('span');
+    tick.textContent = `${(k * max) / 4}${k === 4 ? '+' : ''}`;
+    return tick;
+  }));
+  $('surprise-legend').setAttribute('aria-label',
+    `Colour scale: 0 nats (expected) clear, ${max} nats or more (very surprising) dark red`);
   $('status').textContent = 'Draw, hide part of it, then Complete.';
   await loadDigits(source.images);
   if (load !== state.loads) return true;

@@ -563,6 +563,46 @@ if (BACKENDS.includes('cpu')) {
       await assertNoErrors(app);
     });
 
+    // A blog-like host page with the one-line embed: the iframe takes its content's height.
+    for (const width of [360, 720]) {
+      test(`<pixelcnn-demo> in a ${width} px column: sized to its content, a completion works`, async (t) => {
+        const context = await browser.newContext({ viewport: { width, height: 900 } });
+        t.after(() => context.close());
+        const page = await context.newPage();
+        const problems = [];
+        page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+        page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+        const host = `<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1">
+          <script type="module" src="/www/embed.js"></script>
+          <style>body { margin: 0; font: 16px Georgia, serif; } article { padding: 0 8px; }</style></head>
+          <body><article><h1>A post about PixelCNN</h1><p>Below, the model completes a digit.</p>
+          <pixelcnn-demo backend="cpu" alternatives="2"></pixelcnn-demo>
+          <p>Text after the demo.</p></article></body></html>`;
+        await page.route(new URL('__host/post.html', server.url).href, (route) => route.fulfill({ body: host, contentType: 'text/html' }));
+        await page.goto(new URL('__host/post.html', server.url).href);
+        const frame = await (await page.waitForSelector('pixelcnn-demo iframe')).contentFrame();
+        assert.equal(await waitForState(frame, ['ready', 'error'], LOAD_TIMEOUT), 'ready');
+        const fits = async () => page.waitForFunction(() => {
+          const iframe = document.querySelector('pixelcnn-demo iframe');
+          const inner = iframe.contentDocument.documentElement;
+          return Math.abs(iframe.getBoundingClientRect().height - inner.getBoundingClientRect().height) <= 1
+            && inner.scrollHeight <= iframe.clientHeight + 1;
+        }, null, { timeout: 10_000, polling: 100 });
+        await fits();
+        assert.equal(await frame.inputValue('#alternatives'), '2');
+        const overflow = await frame.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `the embed is ${overflow}px wider than its column`);
+        const before = await frame.evaluate(() => window.pixelcnnApp.state.finishedRuns);
+        await frame.click('#complete');
+        await frame.waitForFunction((n) => window.pixelcnnApp.state.finishedRuns > n, before, { timeout: COMPLETE_TIMEOUT });
+        assert.equal(await frame.$eval('#app', (e) => e.dataset.state), 'done');
+        assert.equal(await frame.locator('.alt').count(), 2);
+        await fits(); // taller now, with the alternatives: still nothing clipped
+        await page.screenshot({ path: join(OUT, `embed-${width}.png`), fullPage: true });
+        assert.deepEqual(problems, []);
+      });
+    }
+
     for (const { name, files, model, error } of BAD_SWITCH) {
       test(`a bad model (${name}): a readable error; switched to, the previous model stays usable`, async (t) => {
         // Opened directly: the error, no model, Complete disabled.
