@@ -514,6 +514,13 @@ if (BACKENDS.includes('cpu')) {
       await page.waitForFunction(() => window.pixelcnnApp.state.info?.channels === 3
         && document.getElementById('app').dataset.state === 'ready', null, { timeout: LOAD_TIMEOUT });
       assert.match(page.url(), /[?&]model=emoji/);
+      // Opened by that URL, the page starts with the colour model and a half-hidden emoji.
+      const direct = await openReady(t, browser, { backend, model: 'emoji' });
+      assert.equal(await direct.page.inputValue('#model'), 'emoji');
+      const first = await direct.page.evaluate(() => window.pixelcnnApp.canvas());
+      assert.equal(first.pixels.length, 3 * 256);
+      assert.ok(first.known.includes(0) && first.known.includes(1));
+      await assertNoErrors(direct);
       assert.ok(await page.isHidden('#label'), 'no class control for a model without classes');
       assert.equal(await page.locator('#palette button').count(), 12);
       assert.ok(await page.isVisible('[data-tool=eyedropper]'));
@@ -548,6 +555,19 @@ if (BACKENDS.includes('cpu')) {
       const i = 4 * 16 + 8;
       assert.deepEqual(picked, [0, 1, 2].map((c) => canvas.pixels[c * plane + i]));
       assert.equal(await page.getAttribute('[data-tool=pen]', 'aria-pressed'), 'true');
+      // A palette colour paints its RGB; the eraser paints white; both make the pixel known.
+      const cell = async (x, y) => page.mouse.click(box.x + box.width * ((x + 0.5) / 16), box.y + box.height * ((y + 0.5) / 16));
+      const rgbAt = (c, x, y) => [0, 1, 2].map((k) => c.pixels[k * plane + y * 16 + x]);
+      await page.selectOption('#brush', '1');
+      await page.click('#palette button:nth-child(4)');
+      await cell(3, 12);
+      await page.click('[data-tool=eraser]');
+      await cell(5, 12);
+      const painted = await page.evaluate(() => window.pixelcnnApp.canvas());
+      assert.deepEqual(rgbAt(painted, 3, 12), [230, 40, 40]);
+      assert.deepEqual(rgbAt(painted, 5, 12), [255, 255, 255]);
+      assert.equal(painted.known[12 * 16 + 3], 1);
+      assert.equal(painted.known[12 * 16 + 5], 1);
       // PNG export: 8× the model's size.
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('.alt:nth-child(1) button')]);
       const path = await download.path();
@@ -558,6 +578,8 @@ if (BACKENDS.includes('cpu')) {
       const maps = await page.evaluate(() => window.pixelcnnApp.surprise());
       assert.equal(maps.alternatives.length, 4 * plane);
       assert.match(await page.textContent('#surprise-legend'), /sum over R, G and B/);
+      assert.match(await page.textContent('#legend-ticks'), /16\+/);
+      await page.screenshot({ path: join(OUT, 'emoji-surprise.png'), fullPage: true });
       await page.uncheck('#surprise');
       await page.screenshot({ path: join(OUT, 'emoji.png'), fullPage: true });
       await assertNoErrors(app);
