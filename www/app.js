@@ -289,7 +289,11 @@ async function loadModel(source) {
     state.editor = new Editor($('draw'), state.info);
     wireControls();
   }
-  if (state.surprise.on) setSurpriseMap(false), ($('surprise').checked = false);
+  // A map of the old model's images means nothing for the new one's.
+  if (state.surprise.on) {
+    $('surprise').checked = false;
+    setSurpriseMap(false);
+  }
   state.finished = null;
   state.lastFrame = null;
   state.results.container.replaceChildren();
