@@ -586,7 +586,7 @@ if (BACKENDS.includes('cpu')) {
     });
 
     // A blog-like host page with the one-line embed: the iframe takes its content's height.
-    for (const width of [360, 720]) {
+    for (const [width, attributes, channels] of [[360, 'alternatives="2"', 1], [720, 'alternatives="2" model="emoji" image="3"', 3]]) {
       test(`<pixelcnn-demo> in a ${width} px column: sized to its content, a completion works`, async (t) => {
         const context = await browser.newContext({ viewport: { width, height: 900 } });
         t.after(() => context.close());
@@ -598,7 +598,7 @@ if (BACKENDS.includes('cpu')) {
           <script type="module" src="/www/embed.js"></script>
           <style>body { margin: 0; font: 16px Georgia, serif; } article { padding: 0 8px; }</style></head>
           <body><article><h1>A post about PixelCNN</h1><p>Below, the model completes a digit.</p>
-          <pixelcnn-demo backend="cpu" alternatives="2"></pixelcnn-demo>
+          <pixelcnn-demo backend="cpu" ${attributes}></pixelcnn-demo>
           <p>Text after the demo.</p></article></body></html>`;
         await page.route(new URL('__host/post.html', server.url).href, (route) => route.fulfill({ body: host, contentType: 'text/html' }));
         await page.goto(new URL('__host/post.html', server.url).href);
@@ -612,6 +612,7 @@ if (BACKENDS.includes('cpu')) {
         }, null, { timeout: 10_000, polling: 100 });
         await fits();
         assert.equal(await frame.inputValue('#alternatives'), '2');
+        assert.equal(await frame.evaluate(() => window.pixelcnnApp.state.info.channels), channels);
         const overflow = await frame.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert.ok(overflow <= 0, `the embed is ${overflow}px wider than its column`);
         const before = await frame.evaluate(() => window.pixelcnnApp.state.finishedRuns);
@@ -632,6 +633,9 @@ if (BACKENDS.includes('cpu')) {
         assert.equal(await waitForState(direct.page, ['ready', 'error'], LOAD_TIMEOUT), 'error');
         assert.match(await errorText(direct.page), error);
         assert.match(await errorText(direct.page), /could not be loaded/);
+        // What happened and what to do first; the loader's own message under Details.
+        assert.match(await direct.page.$eval('#error', (e) => e.firstChild.textContent), /^The model could not be loaded\. /);
+        assert.match(await direct.page.textContent('#error details'), error);
         assert.ok(await direct.page.$eval('#complete', (b) => b.disabled));
         for (const p of direct.problems) assert.doesNotMatch(p, /panicked|unreachable/);
 
@@ -672,6 +676,11 @@ if (BACKENDS.includes('cpu')) {
       const notice = await page.$eval('#notice', (e) => (e.hidden ? '' : e.textContent));
       assert.match(notice, /WebGPU/);
       assert.match(notice, /CPU/);
+      // One plain sentence; the browser's own reason is folded away under Details.
+      assert.equal(await page.$eval('#notice', (e) => e.firstChild.textContent),
+        'WebGPU is not available in this browser — running on the CPU, which is fast for this model.');
+      assert.equal(await page.locator('#notice details').count(), 1);
+      assert.ok(!(await page.isVisible('#notice details p')), 'the detail starts folded');
       assert.deepEqual(problems, []);
     });
 
