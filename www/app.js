@@ -2,19 +2,42 @@
 //
 // URL parameters:
 //   ?backend=auto|webgpu|cpu   force a backend (default auto: the faster one per batch size)
-//   ?model=URL                 manifest to load (default www/models/mnist.json)
-//   ?digits=URL                test digits (default www/models/mnist-digits.json)
+//   ?model=mnist|emoji|URL     a shipped model by name, or the URL of a manifest (default mnist)
+//   ?digits=URL                test images for a manifest given by URL
+//                              (default www/models/mnist-digits.json)
+//   ?image=N                   the test image the page opens with (default 0)
 //   ?embed                     compact layout for an <iframe> (see www/embed.js)
 //   ?bench[&batches=1,16&maxPixels=N&naivePixels=N&repeats=N]   run the browser benchmark
 
 import { Editor, TOOLS } from './editor.js';
 import { Results } from './results.js';
-import { drawLegend, formatNats } from './surprise.js';
+import { drawLegend, formatNats, setSurpriseMax, surpriseMaxFor } from './surprise.js';
 
 const params = new URLSearchParams(location.search);
 const base = new URL('.', import.meta.url); // www/
-const MODEL_URL = params.get('model') ?? new URL('models/mnist.json', base).href;
-const DIGITS_URL = params.get('digits') ?? new URL('models/mnist-digits.json', base).href;
+
+// The shipped models the picker offers, with their held-out test images.
+const MODELS = {
+  mnist: { manifest: 'models/mnist.json', images: 'models/mnist-digits.json' },
+  emoji: { manifest: 'models/emoji.json', images: 'models/emoji-images.json' },
+};
+
+/** Manifest and test-image URLs for a picker name or a manifest URL. */
+function modelSource(key) {
+  const shipped = MODELS[key];
+  if (shipped) {
+    return { key, manifest: new URL(shipped.manifest, base).href, images: new URL(shipped.images, base).href };
+  }
+  return {
+    key,
+    manifest: new URL(key, location.href).href,
+    images: params.get('digits') ?? new URL(MODELS.mnist.images, base).href,
+  };
+}
+
+// The first image shown is a test image whose lower part is hidden: one click on Complete
+// shows what the model does. From this row on (a fraction of the height) it is hidden.
+const FIRST_HIDDEN_FROM = 0.6;
 
 // In "auto" mode, completions of up to this many alternatives run on the CPU (flex in wasm)
 // even when WebGPU works. A software adapter (isFallbackAdapter, e.g. SwiftShader) does the
@@ -37,6 +60,8 @@ const state = {
   finishedRuns: 0,
   digits: null,
   digitIndex: 0,
+  source: null, // { key, manifest, images } of the loaded model
+  loads: 0, // bumps on every model load attempt, so a slow load cannot overwrite a newer one
   // The surprise map: per-pixel −log p (nats, [H, W] each) of the drawing and of the finished
   // alternatives, recomputed when they change while the map is on.
   surprise: {
@@ -58,12 +83,30 @@ function setState(s) {
   app.dataset.state = s;
 }
 
-function showError(err) {
-  const message = err instanceof Error ? err.message : String(err);
-  console.error(err);
-  const box = $('error');
-  box.textContent = message;
+/** Fills a notice box: a plain sentence, then (when given) the technical detail folded away. */
+function explain(box, sentence, detail) {
+  box.replaceChildren(sentence);
+  if (detail && detail !== sentence) {
+    const more = document.createElement('details');
+    const summary = document.createElement('summary');
+    summary.textContent = 'Details';
+    const text = document.createElement('p');
+    text.textContent = detail;
+    more.append(summary, text);
+    box.append(more);
+  }
   box.hidden = false;
+}
+
+/**
+ * Shows an error; `sentence` says what happened and what to do, the error's own message goes
+ * under Details. With `keepState` the page stays usable (a previous model is still loaded).
+ */
+function showError(err, sentence = null, keepState = false) {
+  const message = err instanceof Error ? err.message : String(err);
+  console.warn(err);
+  explain($('error'), sentence ?? message, sentence ? message : null);
+  if (keepState) return;
   $('status').textContent = 'Error';
   setState('error');
 }
@@ -73,10 +116,21 @@ function clearError() {
   $('error').textContent = '';
 }
 
-function notice(text) {
+function notice(text, detail = null) {
   const box = $('notice');
-  box.textContent = text ?? '';
-  box.hidden = !text;
+  if (!text) {
+    box.replaceChildren();
+    box.hidden = true;
+    return;
+  }
+  explain(box, text, detail);
+}
+
+/** The engine's fallback notice, as one plain sentence with the browser's reason under it. */
+function engineNotice() {
+  const why = state.engine?.notice;
+  if (!why) return null;
+  return ['WebGPU is not available in this browser — running on the CPU, which is fast for this model.', why];
 }
 
 window.addEventListener('error', (ev) => showError(ev.error ?? ev.message));
@@ -119,40 +173,199 @@ function describeBackends() {
 
 async function main() {
   setState('loading');
-  if (params.has('embed')) document.body.classList.add('embed');
+  if (params.has('embed')) {
+    document.body.classList.add('embed');
+    reportHeight();
+  }
+  if (params.has('alternatives')) {
+    const k = Math.min(16, Math.max(1, Math.floor(Number(params.get('alternatives'))) || 4));
+    $('alternatives').value = String(k);
+  }
   const { Engine } = await wasmBindings();
   const preference = params.get('backend') ?? 'auto';
   $('status').textContent = 'Starting the backend…';
   state.engine = await Engine.create(preference);
-  if (state.engine.notice) notice(state.engine.notice);
+  if (state.engine.notice) notice(...engineNotice());
   if (state.engine.hasWebgpu && preference === 'auto') {
     state.engine.setCpuMaxBatch((await softwareAdapter()) ? CPU_MAX_BATCH_SOFTWARE_GPU : CPU_MAX_BATCH_HW);
   }
   describeBackends();
 
+  const key = params.get('model') ?? 'mnist';
+  const picker = $('model');
+  if (!MODELS[key]) picker.add(new Option(`Other: ${key}`, key));
+  picker.value = key;
+  picker.addEventListener('change', () => switchModel(picker.value));
+  if (!(await loadModel(modelSource(key)))) return;
+
+  if (params.has('bench')) return runBench();
+  setState('ready');
+  setBusy(false);
+}
+
+/**
+ * Inside an iframe (?embed), posts the content height to the parent whenever it changes, so
+ * that www/embed.js can size the iframe to it: nothing clipped, no inner scroll bar.
+ */
+function reportHeight() {
+  if (window.parent === window) return;
+  let last = 0;
+  const post = () => {
+    const height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (height === last) return;
+    last = height;
+    window.parent.postMessage({ type: 'pixelcnn:height', height }, '*');
+  };
+  new ResizeObserver(post).observe(document.documentElement);
+  post();
+}
+
+/** Switches to another model from the picker, and remembers it in the URL. */
+async function switchModel(key) {
+  const previous = state.source?.key;
+  if (state.running) stop();
+  const url = new URL(location.href);
+  url.searchParams.set('model', key);
+  history.replaceState(null, '', url);
+  if (await loadModel(modelSource(key))) {
+    setState('ready');
+    setBusy(false);
+  } else if (previous) {
+    // The engine keeps the model it had when a load fails: so does the page.
+    $('model').value = previous;
+    url.searchParams.set('model', previous);
+    history.replaceState(null, '', url);
+  }
+}
+
+/**
+ * Loads a model into the engine and sets the page up for it. Returns false (with the error
+ * shown) when it fails; a model loaded before stays loaded and usable.
+ */
+async function loadModel(source) {
+  const load = ++state.loads;
+  const hadModel = Boolean(state.info);
+  clearError();
+  $('complete').disabled = $('sample').disabled = true;
   $('status').textContent = 'Loading the model…';
-  const info = await state.engine.loadModel(MODEL_URL);
+  let info;
+  try {
+    info = await state.engine.loadModel(source.manifest);
+  } catch (err) {
+    if (load !== state.loads) return false;
+    showError(err, hadModel
+      ? `The model ${source.key} could not be loaded, so the page keeps the ${state.source.key} model. Pick another model, or check the file.`
+      : 'The model could not be loaded. Check the address in ?model=, or pick a shipped model above.', hadModel);
+    if (hadModel) {
+      $('status').textContent = `Still using the ${state.source.key} model.`;
+      setBusy(false);
+    }
+    return false;
+  }
+  if (load !== state.loads) { info.free(); return false; }
   state.info = {
     name: info.name, width: info.width, height: info.height, channels: info.channels,
     levels: info.levels, classes: info.classes, params: info.params,
     testNllNats: info.testNllNats, dataset: info.dataset,
   };
   info.free();
+  state.source = source;
   $('model-name').textContent = `${state.info.name} (${(state.info.params / 1e3).toFixed(0)}k parameters, ` +
     `test NLL ${state.info.testNllNats.toFixed(1)} nats)`;
   $('model-name').title = state.info.dataset;
   const label = $('label');
+  label.replaceChildren(new Option('any', ''));
   for (let c = 0; c < state.info.classes; c++) label.add(new Option(String(c), String(c)));
   label.closest('label').hidden = state.info.classes === 0;
+  const colour = state.info.channels > 1;
+  for (const el of document.querySelectorAll('.colour-only')) el.hidden = !colour;
+  document.querySelector('[data-tool=pen]').title = colour ? 'Draw with the pen colour (known pixels)' : 'Draw ink (known black pixels)';
+  document.querySelector('[data-tool=eraser]').title = colour ? 'Paint white (known pixels)' : 'Draw background (known white pixels)';
+  $('draw').setAttribute('aria-label', `Drawing canvas, ${state.info.width} by ${state.info.height} pixels`);
 
-  state.editor = new Editor($('draw'), state.info);
-  wireControls();
-  loadDigits(); // in the background: the button works once the file is there
-
-  if (params.has('bench')) return runBench();
-  setState('ready');
+  if (state.editor) {
+    state.editor.setShape(state.info);
+  } else {
+    state.editor = new Editor($('draw'), state.info);
+    wireControls();
+  }
+  // A map of the old model's images means nothing for the new one's.
+  if (state.surprise.on) {
+    $('surprise').checked = false;
+    setSurpriseMap(false);
+  }
+  state.finished = null;
+  state.lastFrame = null;
+  state.results.container.replaceChildren();
+  $('results-note').hidden = true;
+  $('alt-readout').hidden = true;
+  buildPalette();
+  selectTool('pen');
+  const max = surpriseMaxFor(state.info);
+  setSurpriseMax(max);
+  drawLegend($('legend-scale'));
+  $('legend-ticks').replaceChildren(...[0, 1, 2, 3, 4].map((k) => {
+    const tick = document.createElement('span');
+    tick.textContent = `${(k * max) / 4}${k === 4 ? '+' : ''}`;
+    return tick;
+  }));
+  $('surprise-legend').setAttribute('aria-label',
+    `Colour scale: 0 nats (expected) clear, ${max} nats or more (very surprising) dark red`);
   $('status').textContent = 'Draw, hide part of it, then Complete.';
-  setBusy(false);
+  await loadDigits(source.images);
+  if (load !== state.loads) return true;
+  if (state.digits) {
+    // The first impression: a held-out image with its lower part hidden, ready to complete.
+    state.digitIndex = Math.max(0, Math.floor(Number(params.get('image')) || 0));
+    nextDigit();
+    state.editor.hideRows(Math.round(state.info.height * FIRST_HIDDEN_FROM));
+    showHint(`A held-out test ${colour ? 'emoji' : 'digit'} with its lower part hidden: press Complete to see the model fill it in. ` +
+      'Then try your own: draw, hide any part with the ▨ Hide brush, and Complete again.');
+  } else {
+    showHint('Draw something, hide part of it with the ▨ Hide brush, then press Complete.');
+  }
+  return true;
+}
+
+function showHint(text) {
+  $('hint').textContent = text;
+  $('hint').hidden = false;
+}
+
+// A pen palette for colour models (RGB, 0–255; scaled to the model's levels).
+const PALETTE = [
+  [0, 0, 0], [255, 255, 255], [128, 128, 128], [230, 40, 40], [255, 140, 0], [255, 210, 30],
+  [60, 170, 60], [40, 170, 220], [40, 80, 200], [140, 60, 180], [240, 120, 170], [130, 80, 40],
+];
+
+function buildPalette() {
+  const box = $('palette');
+  box.replaceChildren();
+  const { editor, info } = state;
+  if (info.channels !== 3) return;
+  const scale = (v) => Math.round((v * (info.levels - 1)) / 255);
+  const select = (levels) => {
+    editor.colour = levels;
+    for (const b of box.querySelectorAll('button')) {
+      b.setAttribute('aria-pressed', String(b.dataset.levels === levels.join(',')));
+    }
+  };
+  for (const rgb of PALETTE) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    const levels = rgb.map(scale);
+    button.dataset.levels = levels.join(',');
+    button.style.background = `rgb(${rgb.join(',')})`;
+    button.title = `Pen colour rgb(${rgb.join(', ')})`;
+    button.setAttribute('aria-label', button.title);
+    button.addEventListener('click', () => { select(levels); selectTool('pen'); });
+    box.append(button);
+  }
+  select(PALETTE[0].map(scale));
+  editor.onpick = (levels) => {
+    select(levels);
+    selectTool('pen');
+  };
 }
 
 function wireControls() {
@@ -165,6 +378,7 @@ function wireControls() {
   $('clear').addEventListener('click', () => editor.clear());
   $('hide-bottom').addEventListener('click', () => editor.hideRows(Math.floor(editor.height / 2)));
   $('test-digit').addEventListener('click', nextDigit);
+  $('seed').addEventListener('change', () => { $('seed').value = String(seedValue()); });
   for (const id of ['temperature', 'alternatives', 'candidates']) {
     const input = $(id);
     const show = () => {
@@ -219,23 +433,25 @@ function selectTool(tool) {
   }
 }
 
-async function loadDigits() {
+async function loadDigits(url) {
   const button = $('test-digit');
   button.disabled = true;
+  state.digits = null;
   try {
-    const response = await fetch(DIGITS_URL);
+    const response = await fetch(url);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const data = await response.json();
-    const size = state.info.width * state.info.height;
+    const size = state.info.channels * state.info.width * state.info.height;
     if (data.width !== state.info.width || data.height !== state.info.height) {
       throw new Error(`digits are ${data.width}×${data.height}, the model wants ${state.info.width}×${state.info.height}`);
     }
     state.digits = data.digits.filter((d) => Array.isArray(d.pixels) && d.pixels.length === size);
     if (!state.digits.length) throw new Error('the file has no usable digits');
     button.disabled = false;
+    button.title = "Load an image from the model's held-out test set";
   } catch (err) {
     // Optional content: the app works without it, so this is a tooltip, not an error.
-    button.title = `Test digits unavailable (${DIGITS_URL}: ${err.message})`;
+    button.title = `Test images unavailable (${url}: ${err.message})`;
   }
 }
 
@@ -243,7 +459,8 @@ function nextDigit() {
   if (!state.digits) return;
   const digit = state.digits[state.digitIndex++ % state.digits.length];
   const top = state.info.levels - 1;
-  state.editor.load(digit.pixels.map((v) => (v ? top : 0)));
+  // Grey test files store ink as 0/1 whatever the levels; colour ones store the levels.
+  state.editor.load(state.info.channels === 1 ? digit.pixels.map((v) => (v ? top : 0)) : digit.pixels);
   if (state.info.classes > 0 && Number.isInteger(digit.label)) $('label').value = String(digit.label);
 }
 
@@ -260,12 +477,17 @@ function options(kind) {
   const opts = {
     alternatives: Number($('alternatives').value),
     temperature: Number($('temperature').value),
-    seed: Math.max(0, Math.floor(Number($('seed').value) || 0)),
+    seed: seedValue(),
     label: label === '' ? null : Number(label),
   };
   // Sample has no known pixels to fit, so the plain sampler is all it needs.
   if (kind === 'complete') opts.candidates = Number($('candidates').value);
   return opts;
+}
+
+/** The seed field as the integer the engine wants. */
+function seedValue() {
+  return Math.min(2 ** 32 - 1, Math.max(0, Math.floor(Number($('seed').value) || 0)));
 }
 
 /** Whether some known pixel comes after the first hidden one: only then do scores mean anything. */
@@ -284,9 +506,8 @@ async function run(kind) {
     notice('Nothing is hidden: use the Hide brush (or "Hide bottom half") to mark pixels for the model to fill in.');
     return;
   }
-  notice(engine.notice);
-  const pixels = new Uint8Array(info.channels * plane);
-  for (let c = 0; c < info.channels; c++) pixels.set(kind === 'sample' ? new Uint8Array(plane) : editor.pixels, c * plane);
+  notice(...(engineNotice() ?? [null]));
+  const pixels = kind === 'sample' ? new Uint8Array(info.channels * plane) : editor.pixels.slice();
   const opts = options(kind);
   // Candidates are only drawn and scored when known pixels follow the hole; otherwise the
   // engine returns the plain sampler's alternatives with scores of 0.
@@ -385,6 +606,8 @@ function finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden })
     }
   }
   state.finished = { pixels: data, label: opts.label, scores };
+  // The next run draws new alternatives unless the seed is locked.
+  if (!$('seed-lock').checked) $('seed').value = String((opts.seed + 1) % 2 ** 32);
   state.finishedRuns++;
   setState('done');
   if (state.surprise.on) scoreAlternatives();
@@ -434,9 +657,7 @@ async function scoreDrawing() {
   s.drawingDirty = false;
   try {
     const { editor, info } = state;
-    const pixels = new Uint8Array(info.channels * editor.pixels.length);
-    for (let c = 0; c < info.channels; c++) pixels.set(editor.pixels, c * editor.pixels.length);
-    const surprise = perPixel(await state.engine.score(pixels, currentLabel()), 1);
+    const surprise = perPixel(await state.engine.score(editor.pixels.slice(), currentLabel()), 1);
     if (s.on) {
       s.drawing = surprise;
       editor.setOverlay(surprise);

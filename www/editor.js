@@ -4,7 +4,7 @@
 import { pixelRgb } from './colour.js';
 import { surpriseColour } from './surprise.js';
 
-export const TOOLS = ['pen', 'eraser', 'hide'];
+export const TOOLS = ['pen', 'eraser', 'hide', 'eyedropper'];
 
 export class Editor {
   /**
@@ -16,6 +16,10 @@ export class Editor {
     this.ctx = canvas.getContext('2d');
     this.tool = 'pen';
     this.brush = 2;
+    /** The pen's colour as level indices, one per channel (grey models: ink, the top level). */
+    this.colour = null;
+    /** Called with the picked colour (level indices) when the eyedropper takes a pixel's. */
+    this.onpick = null;
     /** Called after every change of the pixels or the mask. */
     this.onchange = null;
     /** Surprise (nats) per pixel laid over the known pixels, or null for the plain view. */
@@ -24,18 +28,27 @@ export class Editor {
     this.#listen();
   }
 
-  setShape({ width, height, levels }) {
+  /** Pixels are [C, H, W] level indices; the mask `known` is [H, W]. */
+  setShape({ width, height, levels, channels = 1 }) {
     this.width = width;
     this.height = height;
     this.levels = levels;
-    this.pixels = new Uint8Array(width * height);
+    this.channels = channels;
+    this.colour = new Array(channels).fill(channels === 1 ? levels - 1 : 0);
+    this.pixels = new Uint8Array(channels * width * height);
+    this.pixels.fill(this.#paper());
     this.known = new Uint8Array(width * height).fill(1);
     this.hatch = this.#makeHatch();
     this.render();
   }
 
+  /** The background level: grey models draw ink (high levels) on paper 0, colour ones on white. */
+  #paper() {
+    return this.channels === 1 ? 0 : this.levels - 1;
+  }
+
   clear() {
-    this.pixels.fill(0);
+    this.pixels.fill(this.#paper());
     this.known.fill(1);
     this.#changed();
   }
@@ -86,6 +99,11 @@ export class Editor {
       ev.preventDefault();
       this.canvas.setPointerCapture(ev.pointerId);
       last = cell(ev);
+      if (this.tool === 'eyedropper') {
+        this.#pick(last[0], last[1]);
+        last = null;
+        return;
+      }
       this.#paint(last[0], last[1]);
       this.#changed();
     });
@@ -120,6 +138,16 @@ export class Editor {
     }
   }
 
+  /** Takes the pen colour from a known pixel, then switches back to the pen. */
+  #pick(x, y) {
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    const plane = this.width * this.height;
+    const i = y * this.width + x;
+    if (!this.known[i]) return;
+    this.colour = Array.from({ length: this.channels }, (_, c) => this.pixels[c * plane + i]);
+    this.onpick?.(this.colour);
+  }
+
   /** Applies the tool to a brush-sized square whose top-left cell is (x, y) minus half. */
   #paint(cx, cy) {
     const r0 = Math.floor((this.brush - 1) / 2);
@@ -127,11 +155,14 @@ export class Editor {
       for (let x = cx - r0; x < cx - r0 + this.brush; x++) {
         if (x < 0 || y < 0 || x >= this.width || y >= this.height) continue;
         const i = y * this.width + x;
+        const plane = this.width * this.height;
         if (this.tool === 'hide') {
           this.known[i] = 0;
         } else {
           this.known[i] = 1;
-          this.pixels[i] = this.tool === 'pen' ? this.levels - 1 : 0;
+          for (let c = 0; c < this.channels; c++) {
+            this.pixels[c * plane + i] = this.tool === 'pen' ? this.colour[c] : this.#paper();
+          }
         }
       }
     }
@@ -164,8 +195,8 @@ export class Editor {
         const i = y * width + x;
         if (!this.known[i]) {
           ctx.fillStyle = this.hatch;
-        } else if (this.pixels[i]) {
-          const [r, g, b] = pixelRgb(this.pixels, i, plane, 1, this.levels);
+        } else if (this.channels > 1 || this.pixels[i]) {
+          const [r, g, b] = pixelRgb(this.pixels, i, plane, this.channels, this.levels);
           ctx.fillStyle = `rgb(${r},${g},${b})`;
         } else {
           continue;

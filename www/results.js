@@ -116,8 +116,9 @@ export class Results {
         bl = r === 226 ? 240 : 248;
       } else {
         [r, g, bl] = pixelRgb(item.pixels, i, plane, channels, levels);
-        if (!this.known[i]) {
-          // Generated pixels get a blue tint so the model's part stands out from the input.
+        if (!this.known[i] && channels === 1) {
+          // Generated pixels get a blue tint so the model's part stands out from the input
+          // (black and white only: on a colour image a tint would change the colours shown).
           r *= 0.55; g = g * 0.65 + 20; bl = bl * 0.8 + 50;
         }
         if (item.surprise) [r, g, bl] = blendSurprise([r, g, bl], item.surprise[i]);

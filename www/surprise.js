@@ -1,11 +1,27 @@
 // The surprise map's colour scale: −log p of a pixel, in nats, as a translucent colour laid over
 // the image, one mapping for the drawing canvas, the alternatives and the legend.
 //
-// One fixed scale for every image, so that two maps can be compared at a glance. On the
-// shipped MNIST model nine pixels in ten of a test digit cost under 0.4 nats and the worst
-// few 3 to 7, so 0–4 nats spans what matters and everything above is "very surprising".
+// One fixed scale per model, so that two maps can be compared at a glance. On the shipped
+// MNIST model nine pixels in ten of a test digit cost under 0.4 nats and the worst few 3 to 7,
+// so 0–4 nats spans what matters and everything above is "very surprising". A colour pixel is
+// three values of 256 levels: a guess uniform over all of them costs 3·ln 256 ≈ 16.6 nats,
+// so its scale ends at 16 (see surpriseMaxFor).
 
-export const SURPRISE_MAX = 4;
+let SURPRISE_MAX = 4;
+
+/** The top of the scale for a model: 4 nats for black and white, 16 for 8-bit colour. */
+export function surpriseMaxFor({ channels, levels }) {
+  if (channels === 1 && levels <= 2) return 4;
+  return Math.max(4, Math.round((channels * Math.log(levels)) / 4) * 4);
+}
+
+export function setSurpriseMax(max) {
+  SURPRISE_MAX = max;
+}
+
+export function surpriseMax() {
+  return SURPRISE_MAX;
+}
 
 // Pale yellow → orange → crimson: light where the model was sure, so ink stays readable, and
 // dark at the top end, so a surprising pixel stands out on paper and on ink alike.

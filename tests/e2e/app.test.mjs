@@ -141,6 +141,8 @@ async function errorText(page) {
 
 /** Centre of cell (x, y) of the drawing canvas, in page coordinates. */
 async function cellPoint(page, x, y) {
+  // The page opens with a hint and a model picker above the canvas: bring it into view first.
+  await page.locator('#draw').scrollIntoViewIfNeeded();
   const box = await page.locator('#draw').boundingBox();
   return [box.x + ((x + 0.5) * box.width) / 28, box.y + ((y + 0.5) * box.height) / 28];
 }
@@ -170,6 +172,7 @@ async function canvasImages(page) {
 
 /** The mouse over cell (x, y) of a canvas that shows the 28×28 grid. */
 async function hoverCell(page, selector, x, y) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
   const box = await page.locator(selector).boundingBox();
   await page.mouse.move(box.x + ((x + 0.5) * box.width) / 28, box.y + ((y + 0.5) * box.height) / 28);
 }
@@ -248,6 +251,9 @@ for (const backend of BACKENDS) {
     test('same seed gives the same pixels, another seed others', async (t) => {
       const app = await openReady(t, browser, { backend });
       const { page } = app;
+      // The page opens with a test digit half hidden: start from a blank canvas.
+      await page.click('#clear');
+      await page.check('#seed-lock');
       await page.click('[data-tool=pen]');
       await page.selectOption('#brush', '2');
       await drag(page, [[6, 6], [20, 20]]);
@@ -280,6 +286,7 @@ for (const backend of BACKENDS) {
       await setRange(page, 'alternatives', 4);
       await setRange(page, 'candidates', 8);
       await page.fill('#seed', '3');
+      await page.check('#seed-lock');
       const frame = await complete(page);
       assert.equal(frame.batch, 4);
       assert.equal(frame.total, 8 * 28 + 392, 'the hidden pixels, then the scoring pass (H·W/2)');
@@ -420,6 +427,241 @@ for (const backend of BACKENDS) {
   });
 }
 
+// ---------------------------------------------------------------- colour, first view, bad models
+
+/** The mnist weights with a NaN (f16 0x7e00) as the first value of their first tensor. */
+function weightsWithNan() {
+  const out = Buffer.from(weights);
+  const headerLength = Number(out.readBigUInt64LE(0));
+  const header = JSON.parse(out.subarray(8, 8 + headerLength).toString('utf8'));
+  const [name] = Object.keys(header).filter((k) => k !== '__metadata__').sort();
+  const at = 8 + headerLength + header[name].data_offsets[0];
+  out.writeUInt16LE(0x7e00, at);
+  return out;
+}
+
+const nanWeights = weightsWithNan();
+const BAD_SWITCH = [
+  {
+    name: 'NaN in the weights (sha256 matching)',
+    files: {
+      '__bad/nan.json': json({ ...manifest, weights: 'nan.bin', sha256: sha256(nanWeights) }),
+      '__bad/nan.bin': bytes(nanWeights),
+    },
+    model: '/__bad/nan.json',
+    error: /non-finite/,
+  },
+  {
+    name: 'a manifest claiming width 100000',
+    files: {
+      '__bad/wide.json': json({
+        ...manifest,
+        image: { ...manifest.image, width: 100000 },
+        config: { ...manifest.config, width: 100000 },
+      }),
+    },
+    model: '/__bad/wide.json',
+    error: /width.*100000.*at most/,
+  },
+];
+
+/** The first PNG's width and height, from its IHDR chunk. */
+function pngSize(png) {
+  assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'not a PNG');
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
+
+if (BACKENDS.includes('cpu')) {
+  describe('[cpu] colour, first view and bad models', () => {
+    let browser;
+    before(async () => { browser = await launch({ webgpu: true }); });
+    after(() => browser?.close());
+    const backend = 'cpu';
+
+    test('the page opens with a half-hidden test digit; Complete fills it, again with new alternatives, locked the same', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+      const hidden = canvas.known.filter((k) => !k).length;
+      assert.ok(hidden > 0 && hidden < 784, `${hidden} hidden pixels`);
+      assert.equal(canvas.known.indexOf(0) % 28, 0, 'the hidden part starts at a row');
+      assert.ok(canvas.pixels.some((v, i) => v && canvas.known[i]), 'the known part has ink');
+      assert.match(await page.textContent('#hint'), /Complete/);
+      assert.ok(await page.isVisible('#hint'));
+      await setRange(page, 'alternatives', 4);
+      const seed = Number(await page.inputValue('#seed'));
+      const first = await complete(page);
+      assert.equal(first.done, first.total);
+      assert.equal(first.batch, 4);
+      const next = Number(await page.inputValue('#seed'));
+      assert.equal(next, seed + 1, 'the seed advanced and shows the next one');
+      await page.screenshot({ path: join(OUT, 'first-view.png'), fullPage: true });
+      const second = await complete(page);
+      assert.notDeepEqual(second.pixels, first.pixels, 'a second Complete gave the same alternatives');
+      await page.check('#seed-lock');
+      const locked = Number(await page.inputValue('#seed'));
+      const a = await complete(page);
+      const b = await complete(page);
+      assert.equal(Number(await page.inputValue('#seed')), locked, 'the locked seed stays');
+      assert.deepEqual(b.pixels, a.pixels, 'locked seed, same alternatives');
+      await assertNoErrors(app);
+    });
+
+    test('Emoji: pick the colour model, complete a held-out emoji, export a PNG', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      await page.selectOption('#model', 'emoji');
+      await page.waitForFunction(() => window.pixelcnnApp.state.info?.channels === 3
+        && document.getElementById('app').dataset.state === 'ready', null, { timeout: LOAD_TIMEOUT });
+      assert.match(page.url(), /[?&]model=emoji/);
+      // Opened by that URL, the page starts with the colour model and a half-hidden emoji.
+      const direct = await openReady(t, browser, { backend, model: 'emoji' });
+      assert.equal(await direct.page.inputValue('#model'), 'emoji');
+      const first = await direct.page.evaluate(() => window.pixelcnnApp.canvas());
+      assert.equal(first.pixels.length, 3 * 256);
+      assert.ok(first.known.includes(0) && first.known.includes(1));
+      await assertNoErrors(direct);
+      assert.ok(await page.isHidden('#label'), 'no class control for a model without classes');
+      assert.equal(await page.locator('#palette button').count(), 12);
+      assert.ok(await page.isVisible('[data-tool=eyedropper]'));
+      await page.waitForFunction(() => !document.getElementById('test-digit').disabled, null, { timeout: 30_000 });
+      await page.click('#test-digit');
+      await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(8));
+      const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+      const plane = 256;
+      assert.equal(canvas.pixels.length, 3 * plane);
+      assert.equal(canvas.known.length, plane);
+      await setRange(page, 'alternatives', 4);
+      await setRange(page, 'candidates', 4);
+      const frame = await complete(page);
+      assert.equal(frame.batch, 4);
+      for (let b = 0; b < 4; b++) {
+        const colours = new Set();
+        for (let i = 0; i < plane; i++) {
+          const rgb = [0, 1, 2].map((c) => frame.pixels[(b * 3 + c) * plane + i]);
+          if (canvas.known[i]) {
+            rgb.forEach((v, c) => assert.equal(v, canvas.pixels[c * plane + i], `alternative ${b}: known value ${c}/${i} changed`));
+          } else {
+            colours.add(rgb.join(','));
+          }
+        }
+        assert.ok(colours.size > 1, `alternative ${b}: the hidden part is one colour (${[...colours]})`);
+      }
+      // The eyedropper takes a known pixel's colour for the pen.
+      await page.click('[data-tool=eyedropper]');
+      const box = await page.locator('#draw').boundingBox();
+      await page.mouse.click(box.x + box.width * (8.5 / 16), box.y + box.height * (4.5 / 16));
+      const picked = await page.evaluate(() => window.pixelcnnApp.state.editor.colour);
+      const i = 4 * 16 + 8;
+      assert.deepEqual(picked, [0, 1, 2].map((c) => canvas.pixels[c * plane + i]));
+      assert.equal(await page.getAttribute('[data-tool=pen]', 'aria-pressed'), 'true');
+      // A palette colour paints its RGB; the eraser paints white; both make the pixel known.
+      const cell = async (x, y) => page.mouse.click(box.x + box.width * ((x + 0.5) / 16), box.y + box.height * ((y + 0.5) / 16));
+      const rgbAt = (c, x, y) => [0, 1, 2].map((k) => c.pixels[k * plane + y * 16 + x]);
+      await page.selectOption('#brush', '1');
+      await page.click('#palette button:nth-child(4)');
+      await cell(3, 12);
+      await page.click('[data-tool=eraser]');
+      await cell(5, 12);
+      const painted = await page.evaluate(() => window.pixelcnnApp.canvas());
+      assert.deepEqual(rgbAt(painted, 3, 12), [230, 40, 40]);
+      assert.deepEqual(rgbAt(painted, 5, 12), [255, 255, 255]);
+      assert.equal(painted.known[12 * 16 + 3], 1);
+      assert.equal(painted.known[12 * 16 + 5], 1);
+      // PNG export: 8× the model's size.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('.alt:nth-child(1) button')]);
+      const path = await download.path();
+      assert.deepEqual(pngSize(readFileSync(path)), [128, 128]);
+      // The surprise map: one value per pixel, the legend says how the channels combine.
+      await page.check('#surprise');
+      await page.waitForFunction(() => window.pixelcnnApp.surprise().alternatives, null, { timeout: COMPLETE_TIMEOUT });
+      const maps = await page.evaluate(() => window.pixelcnnApp.surprise());
+      assert.equal(maps.alternatives.length, 4 * plane);
+      assert.match(await page.textContent('#surprise-legend'), /sum over R, G and B/);
+      assert.match(await page.textContent('#legend-ticks'), /16\+/);
+      await page.screenshot({ path: join(OUT, 'emoji-surprise.png'), fullPage: true });
+      await page.uncheck('#surprise');
+      await page.screenshot({ path: join(OUT, 'emoji.png'), fullPage: true });
+      await assertNoErrors(app);
+    });
+
+    // A blog-like host page with the one-line embed: the iframe takes its content's height.
+    for (const [width, attributes, channels] of [[360, 'alternatives="2"', 1], [720, 'alternatives="2" model="emoji" image="3"', 3]]) {
+      test(`<pixelcnn-demo> in a ${width} px column: sized to its content, a completion works`, async (t) => {
+        const context = await browser.newContext({ viewport: { width, height: 900 } });
+        t.after(() => context.close());
+        const page = await context.newPage();
+        const problems = [];
+        page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+        page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+        const host = `<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1">
+          <script type="module" src="/www/embed.js"></script>
+          <style>body { margin: 0; font: 16px Georgia, serif; } article { padding: 0 8px; }</style></head>
+          <body><article><h1>A post about PixelCNN</h1><p>Below, the model completes a digit.</p>
+          <pixelcnn-demo backend="cpu" ${attributes}></pixelcnn-demo>
+          <p>Text after the demo.</p></article></body></html>`;
+        await page.route(new URL('__host/post.html', server.url).href, (route) => route.fulfill({ body: host, contentType: 'text/html' }));
+        await page.goto(new URL('__host/post.html', server.url).href);
+        const frame = await (await page.waitForSelector('pixelcnn-demo iframe')).contentFrame();
+        assert.equal(await waitForState(frame, ['ready', 'error'], LOAD_TIMEOUT), 'ready');
+        const fits = async () => page.waitForFunction(() => {
+          const iframe = document.querySelector('pixelcnn-demo iframe');
+          const inner = iframe.contentDocument.documentElement;
+          return Math.abs(iframe.getBoundingClientRect().height - inner.getBoundingClientRect().height) <= 1
+            && inner.scrollHeight <= iframe.clientHeight + 1;
+        }, null, { timeout: 10_000, polling: 100 });
+        await fits();
+        assert.equal(await frame.inputValue('#alternatives'), '2');
+        assert.equal(await frame.evaluate(() => window.pixelcnnApp.state.info.channels), channels);
+        const overflow = await frame.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `the embed is ${overflow}px wider than its column`);
+        const before = await frame.evaluate(() => window.pixelcnnApp.state.finishedRuns);
+        await frame.click('#complete');
+        await frame.waitForFunction((n) => window.pixelcnnApp.state.finishedRuns > n, before, { timeout: COMPLETE_TIMEOUT });
+        assert.equal(await frame.$eval('#app', (e) => e.dataset.state), 'done');
+        assert.equal(await frame.locator('.alt').count(), 2);
+        await fits(); // taller now, with the alternatives: still nothing clipped
+        await page.screenshot({ path: join(OUT, `embed-${width}.png`), fullPage: true });
+        assert.deepEqual(problems, []);
+      });
+    }
+
+    for (const { name, files, model, error } of BAD_SWITCH) {
+      test(`a bad model (${name}): a readable error; switched to, the previous model stays usable`, async (t) => {
+        // Opened directly: the error, no model, Complete disabled.
+        const direct = await open(t, browser, { backend, model }, { files });
+        assert.equal(await waitForState(direct.page, ['ready', 'error'], LOAD_TIMEOUT), 'error');
+        assert.match(await errorText(direct.page), error);
+        assert.match(await errorText(direct.page), /could not be loaded/);
+        // What happened and what to do first; the loader's own message under Details.
+        assert.match(await direct.page.$eval('#error', (e) => e.firstChild.textContent), /^The model could not be loaded\. /);
+        assert.match(await direct.page.textContent('#error details'), error);
+        assert.ok(await direct.page.$eval('#complete', (b) => b.disabled));
+        for (const p of direct.problems) assert.doesNotMatch(p, /panicked|unreachable/);
+
+        // Switched to from a good model: the error, and the good model still completes.
+        const app = await openReady(t, browser, { backend }, { files });
+        const { page } = app;
+        const messages = [];
+        page.on('console', (m) => messages.push(m.text()));
+        await page.evaluate((url) => document.getElementById('model').add(new Option('bad', url)), model);
+        await page.selectOption('#model', model);
+        await page.waitForFunction(() => !document.getElementById('error').hidden, null, { timeout: LOAD_TIMEOUT });
+        const text = await errorText(page);
+        assert.match(text, error);
+        assert.match(text, /keeps the mnist model/);
+        assert.equal(await page.inputValue('#model'), 'mnist');
+        await page.click('#clear');
+        await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(26));
+        const frame = await complete(page);
+        assert.equal(frame.done, frame.total);
+        for (const m of messages) assert.doesNotMatch(m, /panicked|unreachable/);
+        assert.deepEqual(app.problems, []);
+      });
+    }
+  });
+}
+
 if (BACKENDS.includes('cpu')) {
   // Without --enable-unsafe-webgpu, headless Chromium has no adapter: "auto" must fall back.
   describe('without WebGPU', () => {
@@ -434,6 +676,11 @@ if (BACKENDS.includes('cpu')) {
       const notice = await page.$eval('#notice', (e) => (e.hidden ? '' : e.textContent));
       assert.match(notice, /WebGPU/);
       assert.match(notice, /CPU/);
+      // One plain sentence; the browser's own reason is folded away under Details.
+      assert.equal(await page.$eval('#notice', (e) => e.firstChild.textContent),
+        'WebGPU is not available in this browser — running on the CPU, which is fast for this model.');
+      assert.equal(await page.locator('#notice details').count(), 1);
+      assert.ok(!(await page.isVisible('#notice details p')), 'the detail starts folded');
       assert.deepEqual(problems, []);
     });
 

@@ -29,6 +29,8 @@ await page.goto(`${server.url}index.html?backend=cpu`);
 const ready = await waitForState(page, ['ready', 'error'], 120_000);
 if (ready !== 'ready') throw new Error(`page state ${ready}`);
 await page.waitForFunction(() => !document.getElementById('test-digit').disabled, null, { timeout: 30_000 });
+// The page opens on test digit 0 already and the button moves on: measure digit 0.
+await page.evaluate(() => { window.pixelcnnApp.state.digitIndex = 0; });
 await page.click('#test-digit');
 await page.evaluate(([from, to]) => window.pixelcnnApp.state.editor.hideRows(from, to), ROWS[hide]);
 await page.evaluate(() => {
@@ -55,6 +57,7 @@ const setRange = (id, value) => page.$eval(`#${id}`, (el, v) => {
 }, value);
 await setRange('alternatives', alternatives);
 await page.fill('#seed', String(seed));
+await page.check('#seed-lock'); // every run on the same seed
 
 console.log(`CPU backend, ${alternatives} alternatives, ${hide} rows ${ROWS[hide][0]}–${ROWS[hide][1] - 1} hidden, seed ${seed}, median of ${runs} (+1 warm-up)`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
