@@ -36,8 +36,11 @@ fn config() -> PixelCnnConfig {
 }
 
 /// Random weights scaled up (and random biases), so that the known pixels after the hole
-/// depend strongly on the hidden ones.
+/// depend strongly on the hidden ones. burn's seed is global and tests run in parallel: build
+/// models one at a time so every test gets the same weights on every run.
 fn informative_model(device: &Device) -> PixelCnn {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(11);
     let mut model = PixelCnn::new(&config(), device).expect("config");
     let sharpen = |conv: &mut MaskedConv| {
