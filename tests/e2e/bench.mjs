@@ -1,14 +1,14 @@
-// Browser benchmark: times a full 28×28 completion (everything hidden) at batch 1
-// and 16 with the naive and the cached sampler, on WebGPU (SwiftShader here) and on the CPU
-// backend, in headless Chromium. Prints one JSON object.
+// Browser benchmark: times a full completion (everything hidden) at batch 1 and 16 with the
+// naive and the cached sampler, on WebGPU (SwiftShader here) and on the CPU backend, in
+// headless Chromium. Prints one JSON object.
 //
 //   node tests/e2e/bench.mjs [--backend=webgpu,cpu] [--batches=1,16] [--samplers=naive,cached]
 //                            [--repeats=1] [--naive-pixels=N] [--max-pixels=N] [--dist=dist]
-//                            [--model-dir=DIR]
+//                            [--model=mnist|emoji] [--model-dir=DIR]
 //
 // The naive sampler runs the whole network once per pixel; at batch 16 on SwiftShader that
 // can take many minutes, so --naive-pixels (default 28 = one row) stops naive runs early and
-// extrapolates to 784 pixels. Such rows say `"extrapolated": true`.
+// extrapolates to the whole image. Such rows say `"extrapolated": true`.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ const query = {
   repeats: String(args.repeats ?? 1),
 };
 if (args['max-pixels']) query.maxPixels = String(args['max-pixels']);
+if (args.model) query.model = String(args.model);
 
 const MODEL_DIR = args['model-dir'];
 if (!MODEL_DIR && !existsSync(join(DIST, 'www', 'models', 'mnist.json'))) {
@@ -42,7 +43,7 @@ if (!MODEL_DIR && !existsSync(join(DIST, 'www', 'models', 'mnist.json'))) {
 const server = await serve(DIST);
 const browser = await launch({ webgpu: true });
 const out = {
-  what: 'full 28x28 completion (all 784 pixels hidden), wall time in ms, headless Chromium',
+  what: 'full completion (every pixel hidden), wall time in ms, headless Chromium',
   browser: browser.version(),
   machine: `${(await import('node:os')).cpus().length} CPU cores`,
   webgpuAdapter: 'SwiftShader (software Vulkan; isFallbackAdapter) — not a real GPU',

@@ -130,7 +130,7 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
     }
     let (model, manifest, device) = args.model.load()?;
     let config = &manifest.config;
-    let test_set = args.model.data.load(Split::Test, manifest.levels)?;
+    let test_set = args.model.data.load_for(&manifest.config, Split::Test)?;
     let images = args.digits.min(test_set.len());
     let k = args.alternatives;
     let mut rows = Vec::new();

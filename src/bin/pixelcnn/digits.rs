@@ -22,7 +22,7 @@ pub struct DigitsArgs {
 }
 
 pub fn run(args: DigitsArgs) -> Result<(), Box<dyn Error>> {
-    let kind = args.data.dataset;
+    let kind = args.data.kind();
     let levels = if kind == DatasetKind::Emoji { 256 } else { 2 };
     let test_set = args.data.load(Split::Test, levels)?;
     let labels = &test_set.labels;

@@ -21,7 +21,7 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<(), Box<dyn Error>> {
     let (model, manifest, device) = args.model.load()?;
-    let mut test_set = args.model.data.load(Split::Test, manifest.levels)?;
+    let mut test_set = args.model.data.load_for(&manifest.config, Split::Test)?;
     if let Some(n) = args.limit {
         test_set = test_set.truncate(n);
     }

@@ -114,21 +114,43 @@ fn gpu_name() -> String {
 
 #[derive(Args)]
 struct DataArgs {
-    /// `mnist` or `fashion-mnist`.
-    #[arg(long, default_value = "mnist")]
-    dataset: DatasetKind,
+    /// `mnist`, `fashion-mnist` or `emoji` [default: mnist; for a shipped model, the data set
+    /// its config fits: emoji for colour].
+    #[arg(long)]
+    dataset: Option<DatasetKind>,
     /// Folder with the IDX files (default: data/mnist or /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     data_dir: Option<PathBuf>,
 }
 
 impl DataArgs {
+    fn kind(&self) -> DatasetKind {
+        self.dataset.unwrap_or(DatasetKind::Mnist)
+    }
+
     fn load(&self, split: Split, levels: usize) -> Result<Dataset, data::DataError> {
-        let dir = self
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| self.dataset.default_dir());
-        Dataset::load(self.dataset, &dir, split, levels)
+        self.load_kind(self.kind(), split, levels)
+    }
+
+    /// The split of the data set a model was trained on: the one named on the command line,
+    /// else emoji for a colour model and MNIST otherwise.
+    fn load_for(&self, config: &PixelCnnConfig, split: Split) -> Result<Dataset, data::DataError> {
+        let kind = self.dataset.unwrap_or(if config.channels == 3 {
+            DatasetKind::Emoji
+        } else {
+            DatasetKind::Mnist
+        });
+        self.load_kind(kind, split, config.levels)
+    }
+
+    fn load_kind(
+        &self,
+        kind: DatasetKind,
+        split: Split,
+        levels: usize,
+    ) -> Result<Dataset, data::DataError> {
+        let dir = self.data_dir.clone().unwrap_or_else(|| kind.default_dir());
+        Dataset::load(kind, &dir, split, levels)
     }
 }
 

@@ -69,7 +69,7 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
         }
     }
     if args.completions > 0 {
-        let test_set = args.model.data.load(Split::Test, manifest.levels)?;
+        let test_set = args.model.data.load_for(&manifest.config, Split::Test)?;
         let pixels = config.height * config.width;
         let hidden_from = pixels / 2;
         let count = args.completions.min(test_set.len());

@@ -152,7 +152,7 @@ fn defaults(kind: DatasetKind) -> Defaults {
 
 pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     let device = device(args.backend)?;
-    let d = defaults(args.data.dataset);
+    let d = defaults(args.data.kind());
     let levels = args.levels.unwrap_or(d.levels);
     let (mut train_set, validation) = args
         .data
@@ -240,7 +240,7 @@ pub fn run_export(args: ExportArgs) -> Result<(), Box<dyn Error>> {
         .load(Split::Train, model.config.levels)?
         .split_off_last(
             args.validation_split
-                .unwrap_or(defaults(args.data.dataset).validation_split),
+                .unwrap_or(defaults(args.data.kind()).validation_split),
         )
         .0
         .len();
@@ -317,7 +317,7 @@ fn export(
         model,
         &options.out_dir,
         &options.name,
-        &data::describe(data.dataset, config.levels),
+        &data::describe(data.kind(), config.levels),
         dtype,
         metrics,
     )?;
