@@ -8,7 +8,6 @@ mod common;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use burn::tensor::Device;
-use common::TempDir;
 use pixelcnn::error::LoadError;
 use pixelcnn::weights::{self, StoredDType};
 use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
@@ -31,19 +30,8 @@ fn config() -> PixelCnnConfig {
 
 /// A valid manifest and weights file for `config()`.
 fn valid(dtype: StoredDType) -> (serde_json::Value, Vec<u8>) {
-    let dir = TempDir::new(&format!("bad-models-{}", dtype.name()));
-    let model = PixelCnn::new(&config(), &Device::flex()).expect("config");
-    weights::save_model(
-        &model,
-        &dir,
-        "m",
-        "fixture",
-        dtype,
-        common::fixture_metrics(),
-    )
-    .expect("save");
-    let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
-    let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
+    let (_dir, json, bytes, _) =
+        common::saved_model(&config(), dtype, &format!("bad-models-{}", dtype.name()));
     (serde_json::from_str(&json).expect("json"), bytes)
 }
 

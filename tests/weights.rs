@@ -42,20 +42,7 @@ fn logits(model: &PixelCnn) -> Vec<f32> {
 
 /// Saves a fresh model into a temp dir; returns (dir, manifest json, weights bytes, model).
 fn saved(dtype: StoredDType, tag: &str) -> (TempDir, String, Vec<u8>, PixelCnn) {
-    let dir = TempDir::new(&format!("weights-{tag}"));
-    let model = PixelCnn::new(&config(), &Device::flex()).expect("config");
-    weights::save_model(
-        &model,
-        &dir,
-        "m",
-        "fixture",
-        dtype,
-        common::fixture_metrics(),
-    )
-    .expect("save");
-    let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
-    let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
-    (dir, json, bytes, model)
+    common::saved_model(&config(), dtype, &format!("weights-{tag}"))
 }
 
 #[test]

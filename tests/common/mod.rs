@@ -36,16 +36,27 @@ impl Drop for TempDir {
     }
 }
 
-/// Placeholder metrics for manifests written by tests.
-pub fn fixture_metrics() -> pixelcnn::weights::Metrics {
-    pixelcnn::weights::Metrics {
+/// A freshly initialised model of `config`, saved with placeholder metrics into a temporary
+/// folder: (folder, manifest JSON, weights bytes, model).
+pub fn saved_model(
+    config: &pixelcnn::PixelCnnConfig,
+    dtype: pixelcnn::weights::StoredDType,
+    tag: &str,
+) -> (TempDir, String, Vec<u8>, pixelcnn::PixelCnn) {
+    let dir = TempDir::new(tag);
+    let model = pixelcnn::PixelCnn::new(config, &burn::tensor::Device::flex()).expect("config");
+    let metrics = pixelcnn::weights::Metrics {
         test_nll_nats: 1.0,
         test_bits_per_dim: 0.1,
         test_nll_nats_f32: None,
         epochs: 0.0,
         train_seconds: 0.0,
         device: "test".into(),
-    }
+    };
+    pixelcnn::weights::save_model(&model, &dir, "m", "fixture", dtype, metrics).expect("save");
+    let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
+    let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
+    (dir, json, bytes, model)
 }
 
 /// Level values of test image `index` in one of the page's JSON files under www/models/.
