@@ -600,12 +600,7 @@ impl Engine {
                 known.len()
             )));
         }
-        if let Some(v) = pixels.iter().find(|&&v| v as usize >= config.levels) {
-            return Err(js_err(format!(
-                "setCanvas: pixel value {v} is outside 0..{}",
-                config.levels - 1
-            )));
-        }
+        check_levels(pixels, &config, "setCanvas")?;
         let levels = pixels.iter().map(|&v| v as f32).collect();
         let known = known.iter().map(|&k| k != 0).collect();
         *self.canvas.borrow_mut() = Some((levels, known));
@@ -760,12 +755,7 @@ impl Engine {
                 pixels.len()
             )));
         }
-        if let Some(v) = pixels.iter().find(|&&v| v as usize >= config.levels) {
-            return Err(js_err(format!(
-                "score: pixel value {v} is outside 0..{}",
-                config.levels - 1
-            )));
-        }
+        check_levels(pixels, &config, "score")?;
         let batch = pixels.len() / size;
         let labels = match label {
             None => None,
@@ -1000,6 +990,17 @@ impl Engine {
         };
         read_levels(canvas).await.map_err(js_err)?;
         Ok(())
+    }
+}
+
+/// Every pixel value must be a level of the model (0..K−1).
+fn check_levels(pixels: &[u8], config: &PixelCnnConfig, method: &str) -> Result<(), JsError> {
+    match pixels.iter().find(|&&v| v as usize >= config.levels) {
+        Some(v) => Err(js_err(format!(
+            "{method}: pixel value {v} is outside 0..{}",
+            config.levels - 1
+        ))),
+        None => Ok(()),
     }
 }
 
