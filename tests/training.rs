@@ -234,18 +234,15 @@ fn two_workers_give_the_gradients_of_one() {
     // Biases and class biases too.
     for layer in &model.layers {
         let id = layer.output.bias.id;
-        let a: Vec<f32> = grads_one
-            .get::<1>(id)
-            .expect("bias gradient")
-            .into_data()
-            .try_into_vec::<f32>()
-            .expect("f32");
-        let b: Vec<f32> = grads_two
-            .get::<1>(id)
-            .expect("bias gradient")
-            .into_data()
-            .try_into_vec::<f32>()
-            .expect("f32");
+        let bias_gradient = |grads: &burn::optim::GradientsParams| -> Vec<f32> {
+            grads
+                .get::<1>(id)
+                .expect("bias gradient")
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32")
+        };
+        let (a, b) = (bias_gradient(&grads_one), bias_gradient(&grads_two));
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-5 * x.abs().max(1e-2), "{x} vs {y}");
         }
