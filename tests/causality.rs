@@ -2,6 +2,8 @@
 //! changing the value at position p (pixel-major, channel-minor: R→G→B inside a pixel) must
 //! leave every logit at positions ≤ p unchanged and change at least one logit after p.
 
+mod common;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
 
@@ -21,11 +23,9 @@ fn config(channels: usize, levels: usize, side: usize) -> PixelCnnConfig {
     }
 }
 
-/// Tests run in parallel and burn's seed is global: build models one at a time so each test
-/// gets the same weights on every run.
+/// The same weights on every run (see `common::seed_lock`).
 fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = common::seed_lock();
     let device = Device::flex();
     device.seed(seed);
     PixelCnn::new(cfg, &device).expect("valid config")

@@ -4,6 +4,8 @@
 //! the model's joint; the SIR sampler's empirical distribution over many seeds must come close
 //! to it, while the raster sampler (which ignores the known pixels after the hole) must not.
 
+mod common;
+
 use burn::module::Param;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use pixelcnn::cached::CachedSampler;
@@ -36,11 +38,10 @@ fn config() -> PixelCnnConfig {
 }
 
 /// Random weights scaled up (and random biases), so that the known pixels after the hole
-/// depend strongly on the hidden ones. burn's seed is global and tests run in parallel: build
-/// models one at a time so every test gets the same weights on every run.
+/// depend strongly on the hidden ones. The same weights on
+/// every run (see `common::seed_lock`).
 fn informative_model(device: &Device) -> PixelCnn {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = common::seed_lock();
     device.seed(11);
     let mut model = PixelCnn::new(&config(), device).expect("config");
     let sharpen = |conv: &mut MaskedConv| {

@@ -2,6 +2,8 @@
 //! request (same positional Gumbel noise), and at every generated value the logits it sampled
 //! from must equal the naive full-image logits.
 
+mod common;
+
 use burn::module::Param;
 use burn::tensor::{Device, Distribution, Tensor};
 use pixelcnn::cached::CachedSampler;
@@ -35,11 +37,10 @@ fn randomize_bias(conv: &mut MaskedConv, device: &Device) {
 }
 
 /// Random weights, and random biases and class biases too (they start at zero, which would
-/// let a sampler that drops a bias term pass). Tests run in parallel and burn's seed is global:
-/// build models one at a time so each test gets the same weights on every run.
+/// let a sampler that drops a bias term pass). The same weights on every run (see
+/// `common::seed_lock`).
 fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = common::seed_lock();
     let device = Device::flex();
     device.seed(seed);
     let mut model = PixelCnn::new(cfg, &device).expect("valid config");

@@ -63,6 +63,7 @@ fn state(dir: &std::path::Path) -> TrainState {
 
 #[test]
 fn resuming_with_another_batch_size_continues_at_the_same_image() {
+    let _guard = common::seed_lock();
     let dir = TempDir::new("resume");
     let dir: &std::path::Path = &dir;
     let (set, config, device) = (tiny_set(20), tiny_config(), Device::flex());
@@ -122,6 +123,8 @@ fn history_names_each_device_with_its_share() {
 
 #[test]
 fn a_resumed_run_follows_the_same_learning_rate_curve_and_losses() {
+    // Both runs must start from the same weights.
+    let _guard = common::seed_lock();
     let (set, config, device) = (tiny_set(20), tiny_config(), Device::flex());
     let whole_dir = TempDir::new("curve-whole");
     let whole = train(
@@ -166,6 +169,7 @@ fn a_resumed_run_follows_the_same_learning_rate_curve_and_losses() {
 
 #[test]
 fn fifty_steps_lower_the_loss_on_a_tiny_set() {
+    let _guard = common::seed_lock();
     let (set, config, device) = (tiny_set(40), tiny_config(), Device::flex());
     let dir = TempDir::new("lowers");
     let mut opts = options(&dir, 10.0, 8, "cpu");
@@ -186,8 +190,11 @@ fn fifty_steps_lower_the_loss_on_a_tiny_set() {
 fn two_workers_give_the_gradients_of_one() {
     let (set, config) = (tiny_set(12), tiny_config());
     let device = Device::flex().autodiff();
-    device.seed(4);
-    let model = PixelCnn::new(&config, &device).expect("config");
+    let model = {
+        let _guard = common::seed_lock();
+        device.seed(4);
+        PixelCnn::new(&config, &device).expect("config")
+    };
     let dir = TempDir::new("workers");
     let indices: Vec<usize> = (0..12).rev().collect();
     let epochs = vec![0; 12];

@@ -6,6 +6,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// burn's random seed is global to the process and the tests of one file run in parallel: a
+/// test holds this lock from seeding until its model is built (or its training run ends), so
+/// it gets the same weights on every run.
+pub fn seed_lock() -> std::sync::MutexGuard<'static, ()> {
+    static SEED: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SEED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A temporary folder, removed when dropped (also when the test panics).
 pub struct TempDir(PathBuf);
 
