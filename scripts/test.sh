@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Everything CI checks: Rust tests, clippy (native and wasm), the release wasm build, and the
-# browser tests in headless Chromium once with WebGPU (SwiftShader) and once with the CPU
+# Everything CI checks: Rust tests, clippy (native and both wasm engines), the page's logic in
+# node, the release build of the page (two wasm engines), and the browser tests in headless Chromium once with WebGPU (SwiftShader) and once with the CPU
 # backend forced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,11 +14,16 @@ cargo test --locked
 
 step "cargo clippy (native, then the browser build)"
 cargo clippy --locked --all-targets -- -D warnings
-cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features web --lib -- -D warnings
+for features in web webgpu; do
+  cargo clippy --locked --target wasm32-unknown-unknown --no-default-features --features "$features" --lib -- -D warnings
+done
+
+step "node --test tests/js (the page's logic without a browser)"
+node --test tests/js/
 
 step "trunk build --release"
 trunk build --release
-for f in dist/*.wasm dist/*.js dist/www/models/*; do
+for f in dist/engine/*.wasm dist/engine/*.js dist/www/models/*; do
   [ -f "$f" ] && printf '%10d gzip  %s\n' "$(gzip -9c "$f" | wc -c)" "$f"
 done
 

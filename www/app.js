@@ -1,7 +1,9 @@
-// Page controller: loads the wasm engine, wires the editor, runs and animates completions.
+// Page controller: starts the engine (www/engine.js, in Web Workers), wires the editor, runs
+// and animates completions.
 //
 // URL parameters:
-//   ?backend=auto|webgpu|cpu   force a backend (default auto: the faster one per batch size)
+//   ?backend=auto|webgpu|cpu   force a backend (default auto: the CPU engine, and WebGPU where
+//                              it was measured faster on this device for the batch size)
 //   ?model=mnist|emoji|URL     a shipped model by name, or the URL of a manifest (default mnist)
 //   ?digits=URL                test images for a manifest given by URL
 //                              (default www/models/mnist-digits.json)
@@ -10,6 +12,7 @@
 //   ?bench[&batches=1,16&maxPixels=N&naivePixels=N&repeats=N]   run the browser benchmark
 
 import { Editor, TOOLS } from './editor.js';
+import { Engine } from './engine.js';
 import { Results } from './results.js';
 import { drawLegend, formatNats, setSurpriseMax, surpriseMaxFor } from './surprise.js';
 
@@ -38,14 +41,6 @@ function modelSource(key) {
 // The first image shown is a test image whose lower part is hidden: one click on Complete
 // shows what the model does. From this row on (a fraction of the height) it is hidden.
 const FIRST_HIDDEN_FROM = 0.6;
-
-// In "auto" mode, completions of up to this many alternatives run on the CPU (flex in wasm)
-// even when WebGPU works. A software adapter (isFallbackAdapter, e.g. SwiftShader) does the
-// same arithmetic on the same CPU plus a dispatch overhead per pixel, so the CPU backend is
-// faster at every batch size the page offers. A hardware GPU keeps WebGPU; tests/e2e/bench.mjs
-// times both backends at batch 1 and 16, the figures to set CPU_MAX_BATCH_HW from.
-const CPU_MAX_BATCH_SOFTWARE_GPU = 64;
-const CPU_MAX_BATCH_HW = 0;
 
 const $ = (id) => document.getElementById(id);
 const app = $('app');
@@ -126,49 +121,22 @@ function notice(text, detail = null) {
   explain(box, text, detail);
 }
 
-/** The engine's fallback notice, as one plain sentence with the browser's reason under it. */
-function engineNotice() {
-  const why = state.engine?.notice;
-  if (!why) return null;
-  return ['WebGPU is not available in this browser — running on the CPU, which is fast for this model.', why];
-}
-
 window.addEventListener('error', (ev) => showError(ev.error ?? ev.message));
 window.addEventListener('unhandledrejection', (ev) => showError(ev.reason));
-
-/** The wasm bindings, once Trunk's loader has instantiated the module. */
-function wasmBindings() {
-  if (window.wasmBindings) return Promise.resolve(window.wasmBindings);
-  return new Promise((resolve, reject) => {
-    addEventListener('TrunkApplicationStarted', () => resolve(window.wasmBindings), { once: true });
-    // A missing or broken .wasm makes Trunk's loader throw before the event: say so.
-    setTimeout(() => reject(new Error('The WebAssembly module did not start (see the browser console).')), 60_000);
-  });
-}
-
-async function softwareAdapter() {
-  try {
-    const adapter = await navigator.gpu?.requestAdapter();
-    return Boolean(adapter?.info?.isFallbackAdapter ?? adapter?.isFallbackAdapter);
-  } catch {
-    return false;
-  }
-}
 
 function backendLabel(name) {
   return name === 'webgpu' ? 'WebGPU' : name === 'cpu' ? 'CPU (wasm)' : name;
 }
 
+/** The footer: which backend the next completion runs on, and why. */
 function describeBackends() {
   const { engine } = state;
+  if (!engine) return;
   // A completion runs its whole pool of candidates as one batch.
   const n = Math.max(Number($('alternatives').value), Number($('candidates').value));
-  const chosen = engine.backendFor(n);
-  const choice = engine.preference === 'auto' && engine.hasWebgpu
-    ? `${backendLabel(chosen)} for ${n} candidate${n > 1 ? 's' : ''} (auto)`
-    : backendLabel(chosen);
-  $('backend').textContent = choice;
-  app.dataset.backend = chosen;
+  const { backend, reason } = engine.describe(n);
+  $('backend').textContent = `${backendLabel(backend)}: ${reason}`;
+  app.dataset.backend = backend;
 }
 
 async function main() {
@@ -181,14 +149,10 @@ async function main() {
     const k = Math.min(16, Math.max(1, Math.floor(Number(params.get('alternatives'))) || 4));
     $('alternatives').value = String(k);
   }
-  const { Engine } = await wasmBindings();
   const preference = params.get('backend') ?? 'auto';
-  $('status').textContent = 'Starting the backend…';
-  state.engine = await Engine.create(preference);
-  if (state.engine.notice) notice(...engineNotice());
-  if (state.engine.hasWebgpu && preference === 'auto') {
-    state.engine.setCpuMaxBatch((await softwareAdapter()) ? CPU_MAX_BATCH_SOFTWARE_GPU : CPU_MAX_BATCH_HW);
-  }
+  $('status').textContent = 'Starting the engine…';
+  state.engine = await Engine.create(preference, { countDispatches: params.has('bench') });
+  state.engine.addEventListener('change', describeBackends);
   describeBackends();
 
   const key = params.get('model') ?? 'mnist';
@@ -262,13 +226,8 @@ async function loadModel(source) {
     }
     return false;
   }
-  if (load !== state.loads) { info.free(); return false; }
-  state.info = {
-    name: info.name, width: info.width, height: info.height, channels: info.channels,
-    levels: info.levels, classes: info.classes, params: info.params,
-    testNllNats: info.testNllNats, dataset: info.dataset,
-  };
-  info.free();
+  if (load !== state.loads) return false;
+  state.info = info;
   state.source = source;
   $('model-name').textContent = `${state.info.name} (${(state.info.params / 1e3).toFixed(0)}k parameters, ` +
     `test NLL ${state.info.testNllNats.toFixed(1)} nats)`;
@@ -506,7 +465,7 @@ async function run(kind) {
     notice('Nothing is hidden: use the Hide brush (or "Hide bottom half") to mark pixels for the model to fill in.');
     return;
   }
-  notice(...(engineNotice() ?? [null]));
+  notice(null);
   const pixels = kind === 'sample' ? new Uint8Array(info.channels * plane) : editor.pixels.slice();
   const opts = options(kind);
   // Candidates are only drawn and scored when known pixels follow the hole; otherwise the
@@ -522,7 +481,8 @@ async function run(kind) {
   $('results-note').hidden = true;
   try {
     engine.setCanvas(pixels, known);
-    const backend = engine.start(opts);
+    const backend = await engine.start(opts);
+    if (state.running !== id) return;
     app.dataset.backend = backend;
     state.results.reset(opts.alternatives, info, known);
     const on = backendLabel(backend);
@@ -530,8 +490,8 @@ async function run(kind) {
     // Pixel units of the pool; with a ranking, the rest of frame.total is the scoring pass.
     let poolTotal = Infinity;
     let done = 0;
-    // Pixels per step, sized so that one step (engine work + its readback) takes about
-    // FRAME_BUDGET_MS: at most one step, one readback and one repaint per animation frame.
+    // Pixels per step, sized so that one step (engine work + its readback, in the worker) takes
+    // about STEP_BUDGET_MS: the alternatives grow at animation speed and Stop acts at once.
     let perStep = 1;
     for (;;) {
       // Stop (or a newer run) may have come while we yielded: the engine has dropped our job.
@@ -554,7 +514,7 @@ async function run(kind) {
       const t = performance.now();
       const frame = await engine.step(pixelsThisStep);
       const dt = performance.now() - t; // engine time only (the paint below is not counted)
-      if (state.running !== id || frame.cancelled) { frame.free(); return; }
+      if (state.running !== id || frame.cancelled) return;
       const data = frame.pixels;
       const total = frame.total;
       done = frame.done;
@@ -568,13 +528,11 @@ async function run(kind) {
       $('status').textContent = ranked
         ? `Drawing ${pool} candidates: ${done} / ${poolTotal} pixels · ${seconds.toFixed(1)} s on ${on}`
         : `${done} / ${total} pixels · ${seconds.toFixed(1)} s on ${on}`;
-      frame.free();
       if (finished) {
         finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden: poolTotal === Infinity ? total : poolTotal });
         break;
       }
       if (pixelsThisStep === perStep) perStep = nextStepSize(perStep, dt);
-      await nextFrame(); // let the browser paint and handle input
     }
   } catch (err) {
     if (state.running === id) showError(err);
@@ -719,8 +677,9 @@ function readout(line, what, x, y, surprise, known) {
     : `${what}, pixel (${y}, ${x}): ${formatNats(surprise[i])}`;
 }
 
-// Engine work per animation frame: leaves a 60 Hz frame a few ms for the paint and input.
-const FRAME_BUDGET_MS = 14;
+// Engine work per step. The engine runs in a worker, so this bounds how often the page
+// repaints the alternatives and how long a Stop waits, not the page's own frame rate.
+const STEP_BUDGET_MS = 25;
 const MAX_STEP_PIXELS = 1 << 12;
 
 /** Pixels for the next step, from the last step's size and measured engine time. */
@@ -728,7 +687,7 @@ function nextStepSize(pixels, ms) {
   // Per-pixel cost from the last step; grow at most 4× a frame (the first pixels of a run pay
   // one-off costs, and timer resolution makes tiny steps look free), shrink as much as needed.
   const perPixel = Math.max(ms, 0.5) / pixels;
-  const ideal = Math.floor(FRAME_BUDGET_MS / perPixel);
+  const ideal = Math.floor(STEP_BUDGET_MS / perPixel);
   return Math.max(1, Math.min(ideal, pixels * 4, MAX_STEP_PIXELS));
 }
 
@@ -769,7 +728,25 @@ async function runBench() {
     repeats: intParam('repeats'),
   };
   $('status').textContent = 'Benchmarking… (this can take minutes)';
-  const report = await state.engine.benchmark(options);
+  // One configuration at a time, so that the GPU dispatches the worker counts (WebGPU only)
+  // belong to one row: dispatches per pixel step = counted / pixels generated (the untimed
+  // one-pixel warm-up included).
+  const rows = [];
+  let report;
+  for (const batch of options.batches) {
+    for (const sampler of options.samplers) {
+      report = await state.engine.benchmark({ ...options, batches: [batch], samplers: [sampler] });
+      for (const row of report.rows) {
+        if (report.dispatches != null) {
+          const runs = options.repeats ?? 1;
+          row.dispatchesPerPixel = Math.round(report.dispatches / (1 + runs * row.pixels));
+        }
+        rows.push(row);
+      }
+    }
+  }
+  report = { ...report, rows };
+  delete report.dispatches;
   const out = document.createElement('pre');
   out.id = 'bench';
   out.textContent = JSON.stringify(report, null, 2);

@@ -19,6 +19,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 import { serve } from './server.mjs';
 import { launch, useModelDir, waitForState } from './browser.mjs';
@@ -98,27 +99,36 @@ const BROKEN = [
 
 // ---------------------------------------------------------------- page helpers
 
+// The two engine modules, as the worker requests them.
+const CPU_MODULE = 'engine/pixelcnn-engine-cpu';
+const WEBGPU_MODULE = 'engine/pixelcnn-engine-webgpu';
+
 const server = await serve(DIST);
 after(() => server.close());
 
 /**
  * Opens the app in a new browser context (closed when test `t` ends) and collects page errors
- * and console errors. `files` maps paths under the server root to responses for this page.
+ * and console errors. `files` maps paths under the server root to responses for this page;
+ * `initScripts` run in the page before its own scripts.
  */
-async function open(t, browser, query, { viewport = { width: 1100, height: 1000 }, files = {}, ...contextOptions } = {}) {
+async function open(t, browser, query, { viewport = { width: 1100, height: 1000 }, files = {}, initScripts = [], ...contextOptions } = {}) {
   const context = await browser.newContext({ viewport, ...contextOptions });
   t.after(() => context.close());
   const page = await context.newPage();
+  // Every URL the page and its workers request (the engine modules are fetched by a worker).
+  const requests = [];
+  context.on('request', (r) => requests.push(r.url()));
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   if (MODEL_DIR) await useModelDir(page, server.url, MODEL_DIR);
   if (DIGITS) files = { 'www/models/mnist-digits.json': DIGITS, ...files };
   for (const [path, response] of Object.entries(files)) {
-    await page.route(new URL(path, server.url).href, (route) => route.fulfill(response));
+    await context.route(new URL(path, server.url).href, (route) => route.fulfill(response));
   }
+  for (const script of initScripts) await page.addInitScript(script);
   await page.goto(`${server.url}index.html?${new URLSearchParams(query)}`);
-  return { page, problems };
+  return { page, problems, requests };
 }
 
 /** Opens the app and waits until the model is loaded. */
@@ -201,10 +211,14 @@ for (const backend of BACKENDS) {
     before(async () => { browser = await launch({ webgpu: true }); });
     after(() => browser?.close());
 
-    test('page loads the model and reports the backend', async (t) => {
+    test('page loads the model and reports the backend; the other engine module is never requested', async (t) => {
       const app = await openReady(t, browser, { backend });
       assert.equal(await app.page.$eval('#app', (e) => e.dataset.backend), backend);
-      assert.match(await app.page.textContent('#backend'), backend === 'webgpu' ? /WebGPU/ : /CPU/);
+      assert.equal(await app.page.textContent('#backend'),
+        `${backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)'}: chosen with ?backend=${backend}`);
+      const [used, unused] = backend === 'webgpu' ? [WEBGPU_MODULE, CPU_MODULE] : [CPU_MODULE, WEBGPU_MODULE];
+      assert.ok(app.requests.some((u) => u.includes(used)), `${used} was not requested`);
+      assert.deepEqual(app.requests.filter((u) => u.includes(unused)), []);
       await assertNoErrors(app);
     });
 
@@ -353,18 +367,20 @@ for (const backend of BACKENDS) {
 
     test('start() rejects a bad candidates count with a readable error', async (t) => {
       const app = await openReady(t, browser, { backend });
-      const messages = await app.page.evaluate(() => {
+      const messages = await app.page.evaluate(async () => {
         const { engine } = window.pixelcnnApp.state;
         const known = new Uint8Array(784).fill(1).fill(0, 280, 504);
         engine.setCanvas(new Uint8Array(784), known);
-        return [0, 65, NaN, 1.5].map((candidates) => {
+        const out = [];
+        for (const candidates of [0, 65, NaN, 1.5]) {
           try {
-            engine.start({ alternatives: 4, candidates });
-            return `no error for ${candidates}`;
+            await engine.start({ alternatives: 4, candidates });
+            out.push(`no error for ${candidates}`);
           } catch (err) {
-            return err instanceof Error ? err.message : `not an Error: ${err}`;
+            out.push(err instanceof Error ? err.message : `not an Error: ${err}`);
           }
-        });
+        }
+        return out;
       });
       for (const [i, n] of ['0', '65', 'NaN', '1.5'].entries()) {
         assert.match(messages[i], /candidates/, `candidates: ${n}`);
@@ -477,6 +493,43 @@ if (BACKENDS.includes('cpu')) {
     before(async () => { browser = await launch({ webgpu: true }); });
     after(() => browser?.close());
     const backend = 'cpu';
+
+    // What a visitor downloads before the first completion can start: the page, its scripts
+    // and styles, the CPU engine and the model, each as gzip -9 would serve it.
+    test('the first completion needs at most 1.2 MB (gzip) of downloads', async (t) => {
+      const app = await openReady(t, browser, {});
+      const { origin } = new URL(server.url);
+      const files = [...new Set(app.requests)]
+        .filter((u) => u.startsWith(origin) && !u.startsWith('data:'))
+        .map((u) => decodeURIComponent(new URL(u).pathname).replace(/^\//, '') || 'index.html');
+      const sizes = files.map((f) => [f, gzipSync(readFileSync(join(DIST, f)), { level: 9 }).length]);
+      const total = sizes.reduce((sum, [, n]) => sum + n, 0);
+      console.log(sizes.map(([f, n]) => `  ${String(n).padStart(8)}  ${f}`).join('\n'));
+      console.log(`  ${String(total).padStart(8)}  bytes in all (gzip -9)`);
+      assert.ok(files.some((f) => f.includes(CPU_MODULE)), 'the CPU engine is among the downloads');
+      assert.ok(!files.some((f) => f.includes(WEBGPU_MODULE)), 'the WebGPU engine is not');
+      assert.ok(total <= 1_200_000, `${total} bytes before the first completion`);
+    });
+
+    test('a 16 × 392-pixel completion leaves the main thread free: no task over 50 ms', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      await page.click('#clear');
+      await page.click('#hide-bottom');
+      await setRange(page, 'alternatives', 16);
+      await page.evaluate(() => {
+        window.longTasks = [];
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) window.longTasks.push(Math.round(e.duration));
+        }).observe({ type: 'longtask' });
+      });
+      const frame = await complete(page);
+      assert.equal(frame.batch, 16);
+      assert.equal(frame.total, 392);
+      const long = await page.evaluate(() => window.longTasks);
+      assert.deepEqual(long, [], `main-thread tasks over 50 ms during the completion: ${long} ms`);
+      await assertNoErrors(app);
+    });
 
     test('the page opens with a half-hidden test digit; Complete fills it, again with new alternatives, locked the same', async (t) => {
       const app = await openReady(t, browser, { backend });
@@ -669,18 +722,17 @@ if (BACKENDS.includes('cpu')) {
     before(async () => { browser = await launch({ webgpu: false }); });
     after(() => browser?.close());
 
-    test('[auto] without WebGPU the page falls back to the CPU and says so', async (t) => {
+    test('[auto] without a WebGPU adapter the page runs on the CPU, says why, and never loads the WebGPU module', async (t) => {
       const app = await openReady(t, browser, {});
       const { page, problems } = app;
       assert.equal(await page.$eval('#app', (e) => e.dataset.backend), 'cpu');
-      const notice = await page.$eval('#notice', (e) => (e.hidden ? '' : e.textContent));
-      assert.match(notice, /WebGPU/);
-      assert.match(notice, /CPU/);
-      // One plain sentence; the browser's own reason is folded away under Details.
-      assert.equal(await page.$eval('#notice', (e) => e.firstChild.textContent),
-        'WebGPU is not available in this browser — running on the CPU, which is fast for this model.');
-      assert.equal(await page.locator('#notice details').count(), 1);
-      assert.ok(!(await page.isVisible('#notice details p')), 'the detail starts folded');
+      assert.equal(await page.textContent('#backend'), 'CPU (wasm): this browser has no WebGPU adapter');
+      await setRange(page, 'alternatives', 2);
+      await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(26));
+      const frame = await complete(page);
+      assert.equal(frame.done, frame.total);
+      assert.deepEqual(app.requests.filter((u) => u.includes(WEBGPU_MODULE)), []);
+      assert.ok(app.requests.some((u) => u.includes(CPU_MODULE)), 'the CPU module was loaded');
       assert.deepEqual(problems, []);
     });
 
@@ -713,6 +765,81 @@ if (BACKENDS.includes('cpu')) {
       assert.ok(wider <= 0, `with the surprise map the page is ${wider}px wider than the screen`);
       await page.screenshot({ path: join(OUT, 'phone-surprise.png') });
       assert.deepEqual(problems, []);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- the measured backend choice
+
+/**
+ * An init script that makes the page see SwiftShader as a hardware adapter named "Test GPU"
+ * (the engine's worker still gets the real one) and finds `calibration` stored for it.
+ */
+function fakeHardwareAdapter(calibration) {
+  const key = `pixelcnn:calibration:test/fake//Test GPU:${manifest.sha256}`;
+  return `(() => {
+    const request = GPU.prototype.requestAdapter;
+    GPU.prototype.requestAdapter = async function (...args) {
+      const adapter = await request.apply(this, args);
+      if (adapter) {
+        Object.defineProperty(adapter, 'info', {
+          value: { vendor: 'test', architecture: 'fake', device: '', description: 'Test GPU', isFallbackAdapter: false },
+        });
+      }
+      return adapter;
+    };
+    localStorage.setItem(${JSON.stringify(key)}, ${JSON.stringify(JSON.stringify(calibration))});
+  })();`;
+}
+
+const rows = (cpuMs, webgpuMs) => ({
+  rows: [1, 4, 16, 28, 64].map((batch) => ({ batch, cpuMs: cpuMs * batch, webgpuMs: webgpuMs * batch })),
+});
+
+if (BACKENDS.includes('webgpu')) {
+  describe('[auto] the measured backend choice', () => {
+    let browser;
+    before(async () => { browser = await launch({ webgpu: true }); });
+    after(() => browser?.close());
+
+    test('timings where WebGPU is faster: completions run on WebGPU, and the footer says by how much', async (t) => {
+      const app = await openReady(t, browser, {}, { initScripts: [fakeHardwareAdapter(rows(30, 10))] });
+      const { page } = app;
+      // The WebGPU engine loads in the background; until then the CPU one runs.
+      await page.waitForFunction(() => document.getElementById('app').dataset.backend === 'webgpu', null, { timeout: LOAD_TIMEOUT });
+      await setRange(page, 'alternatives', 2);
+      await setRange(page, 'candidates', 2);
+      assert.equal(await page.textContent('#backend'), 'WebGPU: 3.0× faster than CPU at 2 candidates on this device');
+      await page.click('#clear');
+      await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(27));
+      const frame = await complete(page);
+      assert.equal(frame.done, frame.total);
+      assert.equal(await page.$eval('#app', (e) => e.dataset.backend), 'webgpu');
+      assert.match(await page.textContent('#status'), /on WebGPU/);
+      await assertNoErrors(app);
+    });
+
+    test('timings where the CPU is faster: completions run on the CPU and the WebGPU module is never requested', async (t) => {
+      const app = await openReady(t, browser, {}, { initScripts: [fakeHardwareAdapter(rows(10, 25))] });
+      const { page } = app;
+      await setRange(page, 'alternatives', 4);
+      await setRange(page, 'candidates', 16);
+      assert.equal(await page.textContent('#backend'), 'CPU (wasm): 2.5× faster than WebGPU at 16 candidates on this device');
+      await page.click('#clear');
+      await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(27));
+      const frame = await complete(page);
+      assert.equal(frame.done, frame.total);
+      assert.equal(await page.$eval('#app', (e) => e.dataset.backend), 'cpu');
+      assert.deepEqual(app.requests.filter((u) => u.includes(WEBGPU_MODULE)), []);
+      await assertNoErrors(app);
+    });
+
+    test('a software adapter (SwiftShader) is never timed: the CPU runs, the WebGPU module stays unloaded', async (t) => {
+      const app = await openReady(t, browser, {});
+      const { page } = app;
+      assert.match(await page.textContent('#backend'), /^CPU \(wasm\): the WebGPU adapter here is a software one/);
+      assert.deepEqual(app.requests.filter((u) => u.includes(WEBGPU_MODULE)), []);
+      await assertNoErrors(app);
     });
   });
 }

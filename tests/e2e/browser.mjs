@@ -60,8 +60,8 @@ export async function useModelDir(page, baseUrl, dir) {
   const manifest = readFileSync(join(dir, 'mnist.json'));
   const { weights } = JSON.parse(manifest);
   const models = new URL('www/models/', baseUrl);
-  await page.route(new URL('mnist.json', models).href,
+  await page.context().route(new URL('mnist.json', models).href,
     (route) => route.fulfill({ body: manifest, contentType: 'application/json' }));
-  await page.route(new URL(weights, models).href,
+  await page.context().route(new URL(weights, models).href,
     (route) => route.fulfill({ path: join(dir, weights), contentType: 'application/octet-stream' }));
 }

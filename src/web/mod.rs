@@ -1,23 +1,35 @@
 //! Browser glue: a thin wasm-bindgen layer over the library.
 //!
-//! One [`Engine`] per page (or per embedded widget) owns a backend, a loaded model, the
-//! user's canvas and at most one completion in progress. Every method returns a `Result`
-//! so that failures reach JavaScript as exceptions with a readable message; nothing here
-//! unwraps data that came from the user or the network.
+//! One [`Engine`] owns a backend (or two), a loaded model, the user's canvas and at most one
+//! completion in progress. The page runs it in a Web Worker (www/engine-worker.js) and talks
+//! to it through www/engine.js; it also works on a page's main thread. Every method returns a
+//! `Result` so that failures reach JavaScript as exceptions with a readable message; nothing
+//! here unwraps data that came from the user or the network.
+//!
+//! Built twice for the browser: with the `web` feature it is the small CPU-only engine (burn
+//! flex) every visitor loads; with `webgpu` it also carries burn-wgpu, and the page fetches it
+//! only when WebGPU is measured (or asked) to be faster.
 //!
 //! WebGPU never allows a synchronous readback, so every read of device data goes through
 //! `into_data_async().await`; the samplers themselves never read back (see
 //! [`Completion`]), which is what lets the page animate a completion frame by frame.
 
+mod api;
+mod benchmark;
+mod platform;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
-use burn::tensor::{Int, TensorData};
+use api::StartOptions;
+pub use api::{BackendName, Frame, ModelInfo, SamplerName};
+use platform::{
+    fetch_bytes, fetch_text, js_err, parse_options, read_floats, read_levels, resolve_url,
+    webgpu_device,
+};
 
 use crate::cached::CachedSampler;
 use crate::config::PixelCnnConfig;
@@ -31,228 +43,6 @@ use crate::weights::{Manifest, load_from_bytes, parse_manifest};
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
-}
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-/** Which backend to use: "auto" picks WebGPU when it works and falls back to the CPU. */
-export type BackendPreference = "auto" | "webgpu" | "cpu";
-export type BackendName = "webgpu" | "cpu";
-export type SamplerName = "cached" | "naive";
-
-export interface StartOptions {
-  /** Number of alternative completions, run side by side as one batch (1..=64). */
-  alternatives?: number;
-  /** Softmax temperature; 0 = greedy. Default 1. */
-  temperature?: number;
-  /** Same seed, same canvas, same model → same pixels. Default 0. */
-  seed?: number;
-  /** Class for class-conditional models (e.g. the digit 0..9); omit for none. */
-  label?: number | null;
-  /** Default "cached" (the fast sampler). */
-  sampler?: SamplerName;
-  /** Force a backend for this completion; default: the engine's choice for this batch size. */
-  backend?: BackendName;
-  /**
-   * Candidates drawn for importance resampling (1..=64, at least `alternatives`): the
-   * alternatives are then chosen from that many candidates by how well they fit the known
-   * pixels after the hole, best first, and frames carry their `scores`. Omit for the plain
-   * raster-order sampler (no scores).
-   */
-  candidates?: number;
-}
-
-export interface BenchOptions {
-  /** Batch sizes to time. Default [1, 16]. */
-  batches?: number[];
-  /** Samplers to time. Default ["naive", "cached"]. */
-  samplers?: SamplerName[];
-  /** Stop each timed run after this many pixels (of H·W) and extrapolate. Default: all. */
-  maxPixels?: number;
-  /** A per-sampler limit that overrides maxPixels, e.g. { naive: 32 }. */
-  maxPixelsBySampler?: Partial<Record<SamplerName, number>>;
-  /** Timed runs per configuration (the median is reported). Default 1. */
-  repeats?: number;
-  /** Backend to time; default: the engine's primary backend. */
-  backend?: BackendName;
-}
-
-export interface BenchRow {
-  backend: BackendName;
-  sampler: SamplerName;
-  batch: number;
-  /** Pixels actually generated in each timed run. */
-  pixels: number;
-  /** Pixels of a full completion (H·W). */
-  totalPixels: number;
-  /** Median wall time of the timed runs, ms. */
-  ms: number;
-  /** All timed runs, ms. */
-  runsMs: number[];
-  /** Estimated time of the full completion: ms × totalPixels / pixels. */
-  fullMs: number;
-  /** True when pixels < totalPixels, i.e. fullMs is extrapolated. */
-  extrapolated: boolean;
-  /** First, untimed run of one pixel (shader compilation, allocation), ms. */
-  warmupMs: number;
-}
-
-export interface BenchReport {
-  backend: BackendName;
-  rows: BenchRow[];
-  notes: string[];
-}
-"#;
-
-/// Backend names as the page and the URL parameter spell them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendName {
-    Webgpu,
-    Cpu,
-}
-
-impl BackendName {
-    fn as_str(self) -> &'static str {
-        match self {
-            BackendName::Webgpu => "webgpu",
-            BackendName::Cpu => "cpu",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SamplerName {
-    #[default]
-    Cached,
-    Naive,
-}
-
-impl SamplerName {
-    fn as_str(self) -> &'static str {
-        match self {
-            SamplerName::Cached => "cached",
-            SamplerName::Naive => "naive",
-        }
-    }
-}
-
-thread_local! {
-    /// The WebGPU device, initialised at most once per page: burn refuses a second
-    /// `init_async` for the same selector, and several engines (embeds) may share a page.
-    static WEBGPU: RefCell<Option<Result<Device, String>>> = const { RefCell::new(None) };
-}
-
-/// Whether `navigator.gpu` exists at all (Firefox without the flag, older Safari, http:).
-fn navigator_has_gpu() -> bool {
-    let global = js_sys::global();
-    let Ok(navigator) = js_sys::Reflect::get(&global, &JsValue::from_str("navigator")) else {
-        return false;
-    };
-    js_sys::Reflect::get(&navigator, &JsValue::from_str("gpu"))
-        .map(|gpu| !gpu.is_undefined() && !gpu.is_null())
-        .unwrap_or(false)
-}
-
-/// Initialises WebGPU once per page and returns the device, or why it is unavailable.
-async fn webgpu_device() -> Result<Device, String> {
-    if let Some(cached) = WEBGPU.with(|cell| cell.borrow().clone()) {
-        return cached;
-    }
-    let result = if navigator_has_gpu() {
-        Device::wgpu_options()
-            .init_async()
-            .await
-            .map_err(|e| format!("WebGPU initialisation failed: {e}"))
-    } else {
-        Err("this browser has no WebGPU (navigator.gpu is missing)".to_string())
-    };
-    WEBGPU.with(|cell| *cell.borrow_mut() = Some(result.clone()));
-    result
-}
-
-/// Milliseconds since page load, for timings.
-fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or_else(js_sys::Date::now)
-}
-
-fn js_err(message: impl std::fmt::Display) -> JsError {
-    JsError::new(&message.to_string())
-}
-
-/// An optional options object from JS: the defaults when it is `undefined` or `null`.
-fn parse_options<T: Default + serde::de::DeserializeOwned>(
-    options: JsValue,
-    method: &str,
-) -> Result<T, JsError> {
-    if options.is_undefined() || options.is_null() {
-        return Ok(T::default());
-    }
-    serde_wasm_bindgen::from_value(options)
-        .map_err(|e| js_err(format!("{method}: bad options: {e}")))
-}
-
-/// Fetches a URL and returns the response, failing on HTTP errors with the status.
-async fn fetch_ok(url: &str) -> Result<web_sys::Response, String> {
-    let window = web_sys::window().ok_or("no window: the app must run in a page")?;
-    let response = JsFuture::from(window.fetch_with_str(url))
-        .await
-        .map_err(|e| format!("could not fetch {url}: {}", describe_js(&e)))?;
-    let response: web_sys::Response = response
-        .dyn_into()
-        .map_err(|_| format!("fetch of {url} returned no Response"))?;
-    if !response.ok() {
-        return Err(format!(
-            "could not fetch {url}: HTTP {} {}",
-            response.status(),
-            response.status_text()
-        ));
-    }
-    Ok(response)
-}
-
-async fn fetch_text(url: &str) -> Result<String, String> {
-    let response = fetch_ok(url).await?;
-    let text = response.text().map_err(|e| describe_js(&e))?;
-    let text = JsFuture::from(text)
-        .await
-        .map_err(|e| format!("reading {url}: {}", describe_js(&e)))?;
-    text.as_string().ok_or_else(|| format!("{url} is not text"))
-}
-
-async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let response = fetch_ok(url).await?;
-    let buffer = response.array_buffer().map_err(|e| describe_js(&e))?;
-    let buffer = JsFuture::from(buffer)
-        .await
-        .map_err(|e| format!("reading {url}: {}", describe_js(&e)))?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
-}
-
-/// A JS exception as text (fetch rejects with a TypeError whose message is the useful part).
-fn describe_js(value: &JsValue) -> String {
-    value
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
-}
-
-/// Resolves `relative` against `base` the way the browser would.
-fn resolve_url(relative: &str, base: &str) -> Result<String, String> {
-    // `base` itself may be relative to the page.
-    let page = web_sys::window()
-        .and_then(|w| w.location().href().ok())
-        .unwrap_or_default();
-    let base = web_sys::Url::new_with_base(base, &page)
-        .map_err(|e| format!("bad manifest URL {base}: {}", describe_js(&e)))?;
-    web_sys::Url::new_with_base(relative, &base.href())
-        .map(|u| u.href())
-        .map_err(|e| format!("bad weights URL {relative}: {}", describe_js(&e)))
 }
 
 /// Builds the model from manifest + weights bytes on one device (the library checks the
@@ -277,155 +67,6 @@ fn make_sampler(
         SamplerName::Naive => Box::new(NaiveSampler::new(model, request, device)?),
     })
 }
-
-/// What the page needs to know about a loaded model.
-#[wasm_bindgen]
-#[derive(Clone)]
-pub struct ModelInfo {
-    manifest: Manifest,
-}
-
-#[wasm_bindgen]
-impl ModelInfo {
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.manifest.name.clone()
-    }
-    #[wasm_bindgen(getter)]
-    pub fn width(&self) -> usize {
-        self.manifest.config.width
-    }
-    #[wasm_bindgen(getter)]
-    pub fn height(&self) -> usize {
-        self.manifest.config.height
-    }
-    #[wasm_bindgen(getter)]
-    pub fn channels(&self) -> usize {
-        self.manifest.config.channels
-    }
-    /// Levels per channel (2 = binary pixels).
-    #[wasm_bindgen(getter)]
-    pub fn levels(&self) -> usize {
-        self.manifest.config.levels
-    }
-    /// Number of classes; 0 = unconditional.
-    #[wasm_bindgen(getter)]
-    pub fn classes(&self) -> usize {
-        self.manifest.config.classes
-    }
-    /// Trainable parameters.
-    #[wasm_bindgen(getter)]
-    pub fn params(&self) -> usize {
-        self.manifest.params
-    }
-    /// Test-set negative log-likelihood in nats per image, as the manifest states it.
-    #[wasm_bindgen(getter, js_name = testNllNats)]
-    pub fn test_nll_nats(&self) -> f64 {
-        self.manifest.metrics.test_nll_nats
-    }
-    /// The data set and how it was prepared.
-    #[wasm_bindgen(getter)]
-    pub fn dataset(&self) -> String {
-        self.manifest.dataset.clone()
-    }
-}
-
-/// One animation frame of a completion.
-#[wasm_bindgen]
-pub struct Frame {
-    done: usize,
-    total: usize,
-    batch: usize,
-    cancelled: bool,
-    pixels: Vec<u8>,
-    scores: Option<Vec<f64>>,
-}
-
-#[wasm_bindgen]
-impl Frame {
-    /// Pixels generated so far (of `total`).
-    #[wasm_bindgen(getter)]
-    pub fn done(&self) -> usize {
-        self.done
-    }
-    /// Pixels to generate in total (hidden pixels, in raster order).
-    #[wasm_bindgen(getter)]
-    pub fn total(&self) -> usize {
-        self.total
-    }
-    #[wasm_bindgen(getter)]
-    pub fn finished(&self) -> bool {
-        self.done >= self.total
-    }
-    /// True when `cancel()` or a new `start()` came while this frame was being read back.
-    #[wasm_bindgen(getter)]
-    pub fn cancelled(&self) -> bool {
-        self.cancelled
-    }
-    /// Number of alternatives in `pixels`.
-    #[wasm_bindgen(getter)]
-    pub fn batch(&self) -> usize {
-        self.batch
-    }
-    /// Level indices, [batch, channels, height, width] row-major (known pixels included).
-    #[wasm_bindgen(getter)]
-    pub fn pixels(&self) -> Vec<u8> {
-        self.pixels.clone()
-    }
-    /// With `candidates`, once finished: log p(known pixels after the hole | alternative) per
-    /// alternative, in nats, best (highest) first, in the order of `pixels`.
-    #[wasm_bindgen(getter)]
-    pub fn scores(&self) -> Option<Vec<f64>> {
-        self.scores.clone()
-    }
-}
-
-/// StartOptions as JSON-ish input; every field optional.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-struct StartOptions {
-    alternatives: Option<usize>,
-    temperature: Option<f32>,
-    seed: Option<f64>,
-    label: Option<i64>,
-    sampler: Option<SamplerName>,
-    backend: Option<BackendName>,
-    candidates: Option<f64>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
-struct BenchOptions {
-    batches: Option<Vec<usize>>,
-    samplers: Option<Vec<SamplerName>>,
-    max_pixels: Option<usize>,
-    max_pixels_by_sampler: Option<std::collections::HashMap<String, usize>>,
-    repeats: Option<usize>,
-    backend: Option<BackendName>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct BenchRow {
-    backend: BackendName,
-    sampler: SamplerName,
-    batch: usize,
-    pixels: usize,
-    total_pixels: usize,
-    ms: f64,
-    runs_ms: Vec<f64>,
-    full_ms: f64,
-    extrapolated: bool,
-    warmup_ms: f64,
-}
-
-#[derive(Serialize)]
-struct BenchReport {
-    backend: BackendName,
-    rows: Vec<BenchRow>,
-    notes: Vec<String>,
-}
-
 /// Largest batch the page accepts; beyond it memory on phones runs out long before speed helps.
 const MAX_ALTERNATIVES: usize = 64;
 
@@ -813,87 +454,6 @@ impl Engine {
             .as_ref()
             .map(|j| j.backend.as_str().into())
     }
-
-    /// Times full 28×28 completions (everything hidden) per batch size and sampler on one
-    /// backend. Slow configurations can be cut short with `maxPixels` and are extrapolated.
-    #[wasm_bindgen(unchecked_return_type = "BenchReport")]
-    pub async fn benchmark(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "BenchOptions | undefined")] options: JsValue,
-    ) -> Result<JsValue, JsError> {
-        let options: BenchOptions = parse_options(options, "benchmark")?;
-        let backend = match options.backend {
-            Some(b) => self.check_backend(b).map_err(js_err)?,
-            None => self.primary_backend(),
-        };
-        let config = self.config().map_err(js_err)?;
-        let total = config.height * config.width;
-        let repeats = options.repeats.unwrap_or(1).max(1);
-        let mut notes = vec![];
-        let mut rows = vec![];
-        for &batch in options.batches.as_deref().unwrap_or(&[1, 16]) {
-            for &sampler in options
-                .samplers
-                .as_deref()
-                .unwrap_or(&[SamplerName::Naive, SamplerName::Cached])
-            {
-                let limit = options
-                    .max_pixels_by_sampler
-                    .as_ref()
-                    .and_then(|m| m.get(sampler.as_str()).copied())
-                    .or(options.max_pixels)
-                    .unwrap_or(total)
-                    .clamp(1, total);
-                let request = SampleRequest {
-                    batch,
-                    levels: vec![0.0; batch * config.values_per_image()],
-                    known: vec![false; batch * total],
-                    temperature: 1.0,
-                    seed: 1,
-                    labels: (config.classes > 0).then(|| vec![0; batch]),
-                };
-                // Untimed: the first pass pays shader compilation and buffer allocation.
-                let warmup_start = now_ms();
-                self.begin(request.clone(), sampler, backend)?;
-                self.run_to(1).await?;
-                let warmup_ms = now_ms() - warmup_start;
-                let mut runs_ms = vec![];
-                for _ in 0..repeats {
-                    let t0 = now_ms();
-                    self.begin(request.clone(), sampler, backend)?;
-                    self.run_to(limit).await?;
-                    runs_ms.push(now_ms() - t0);
-                }
-                self.cancel();
-                let mut sorted = runs_ms.clone();
-                sorted.sort_by(f64::total_cmp);
-                let ms = sorted[sorted.len() / 2];
-                rows.push(BenchRow {
-                    backend,
-                    sampler,
-                    batch,
-                    pixels: limit,
-                    total_pixels: total,
-                    ms,
-                    runs_ms,
-                    full_ms: ms * total as f64 / limit as f64,
-                    extrapolated: limit < total,
-                    warmup_ms,
-                });
-            }
-        }
-        if rows.iter().any(|r| r.extrapolated) {
-            notes.push("rows with extrapolated=true timed only `pixels` of `totalPixels` pixels; fullMs scales that linearly".into());
-        }
-        let report = BenchReport {
-            backend,
-            rows,
-            notes,
-        };
-        report
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(|e| js_err(format!("benchmark: {e}")))
-    }
 }
 
 impl Engine {
@@ -976,21 +536,6 @@ impl Engine {
             backend,
         });
     }
-
-    /// Steps until `pixels` pixels are done, then waits for the device (one readback).
-    async fn run_to(&self, pixels: usize) -> Result<(), JsError> {
-        let canvas = {
-            let mut job = self.job.borrow_mut();
-            let job = job
-                .as_mut()
-                .ok_or_else(|| js_err("benchmark: completion vanished"))?;
-            let completion = job.run.completion();
-            completion.step(pixels);
-            completion.canvas()
-        };
-        read_levels(canvas).await.map_err(js_err)?;
-        Ok(())
-    }
 }
 
 /// Every pixel value must be a level of the model (0..K−1).
@@ -1002,41 +547,4 @@ fn check_levels(pixels: &[u8], config: &PixelCnnConfig, method: &str) -> Result<
         ))),
         None => Ok(()),
     }
-}
-
-impl Frame {
-    /// What `step` returns when `cancel()` or a new `start()` came while it waited.
-    fn stale() -> Self {
-        Self {
-            done: 0,
-            total: 0,
-            batch: 0,
-            cancelled: true,
-            pixels: Vec::new(),
-            scores: None,
-        }
-    }
-}
-
-/// Reads a float vector back (asynchronously).
-async fn read_floats(values: Tensor<1>) -> Result<Vec<f32>, String> {
-    let data = values
-        .into_data_async()
-        .await
-        .map_err(|e| format!("reading back from the device failed: {e}"))?;
-    data.convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| format!("reading back from the device failed: {e:?}"))
-}
-
-/// Reads a canvas back (asynchronously: WebGPU forbids blocking reads) as u8 levels.
-async fn read_levels(canvas: Tensor<4>) -> Result<Vec<u8>, String> {
-    let data = canvas
-        .into_data_async()
-        .await
-        .map_err(|e| format!("reading the canvas back from the device failed: {e}"))?;
-    Ok(data
-        .iter::<f32>()
-        .map(|v| v.round().clamp(0.0, 255.0) as u8)
-        .collect())
 }

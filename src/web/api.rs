@@ -1,0 +1,246 @@
+//! What the page sees of the engine: the TypeScript types of the options objects, the backend
+//! and sampler names, the model's description and one frame of a completion.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use crate::weights::Manifest;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Which backend to use: "auto" picks WebGPU when it works and falls back to the CPU. */
+export type BackendPreference = "auto" | "webgpu" | "cpu";
+export type BackendName = "webgpu" | "cpu";
+export type SamplerName = "cached" | "naive";
+
+export interface StartOptions {
+  /** Number of alternative completions, run side by side as one batch (1..=64). */
+  alternatives?: number;
+  /** Softmax temperature; 0 = greedy. Default 1. */
+  temperature?: number;
+  /** Same seed, same canvas, same model → same pixels. Default 0. */
+  seed?: number;
+  /** Class for class-conditional models (e.g. the digit 0..9); omit for none. */
+  label?: number | null;
+  /** Default "cached" (the fast sampler). */
+  sampler?: SamplerName;
+  /** Force a backend for this completion; default: the engine's choice for this batch size. */
+  backend?: BackendName;
+  /**
+   * Candidates drawn for importance resampling (1..=64, at least `alternatives`): the
+   * alternatives are then chosen from that many candidates by how well they fit the known
+   * pixels after the hole, best first, and frames carry their `scores`. Omit for the plain
+   * raster-order sampler (no scores).
+   */
+  candidates?: number;
+}
+
+export interface BenchOptions {
+  /** Batch sizes to time. Default [1, 16]. */
+  batches?: number[];
+  /** Samplers to time. Default ["naive", "cached"]. */
+  samplers?: SamplerName[];
+  /** Stop each timed run after this many pixels (of H·W) and extrapolate. Default: all. */
+  maxPixels?: number;
+  /** A per-sampler limit that overrides maxPixels, e.g. { naive: 32 }. */
+  maxPixelsBySampler?: Partial<Record<SamplerName, number>>;
+  /** Timed runs per configuration (the median is reported). Default 1. */
+  repeats?: number;
+  /** Backend to time; default: the engine's primary backend. */
+  backend?: BackendName;
+}
+
+export interface BenchRow {
+  backend: BackendName;
+  sampler: SamplerName;
+  batch: number;
+  /** Pixels actually generated in each timed run. */
+  pixels: number;
+  /** Pixels of a full completion (H·W). */
+  totalPixels: number;
+  /** Median wall time of the timed runs, ms. */
+  ms: number;
+  /** All timed runs, ms. */
+  runsMs: number[];
+  /** Estimated time of the full completion: ms × totalPixels / pixels. */
+  fullMs: number;
+  /** True when pixels < totalPixels, i.e. fullMs is extrapolated. */
+  extrapolated: boolean;
+  /** First, untimed run of one pixel (shader compilation, allocation), ms. */
+  warmupMs: number;
+}
+
+export interface BenchReport {
+  backend: BackendName;
+  rows: BenchRow[];
+  notes: string[];
+}
+"#;
+
+/// Backend names as the page and the URL parameter spell them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendName {
+    Webgpu,
+    Cpu,
+}
+
+impl BackendName {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            BackendName::Webgpu => "webgpu",
+            BackendName::Cpu => "cpu",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SamplerName {
+    #[default]
+    Cached,
+    Naive,
+}
+
+impl SamplerName {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            SamplerName::Cached => "cached",
+            SamplerName::Naive => "naive",
+        }
+    }
+}
+
+/// What the page needs to know about a loaded model.
+#[wasm_bindgen]
+#[derive(Clone)]
+pub struct ModelInfo {
+    pub(super) manifest: Manifest,
+}
+
+#[wasm_bindgen]
+impl ModelInfo {
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.manifest.name.clone()
+    }
+    #[wasm_bindgen(getter)]
+    pub fn width(&self) -> usize {
+        self.manifest.config.width
+    }
+    #[wasm_bindgen(getter)]
+    pub fn height(&self) -> usize {
+        self.manifest.config.height
+    }
+    #[wasm_bindgen(getter)]
+    pub fn channels(&self) -> usize {
+        self.manifest.config.channels
+    }
+    /// Levels per channel (2 = binary pixels).
+    #[wasm_bindgen(getter)]
+    pub fn levels(&self) -> usize {
+        self.manifest.config.levels
+    }
+    /// Number of classes; 0 = unconditional.
+    #[wasm_bindgen(getter)]
+    pub fn classes(&self) -> usize {
+        self.manifest.config.classes
+    }
+    /// Trainable parameters.
+    #[wasm_bindgen(getter)]
+    pub fn params(&self) -> usize {
+        self.manifest.params
+    }
+    /// Test-set negative log-likelihood in nats per image, as the manifest states it.
+    #[wasm_bindgen(getter, js_name = testNllNats)]
+    pub fn test_nll_nats(&self) -> f64 {
+        self.manifest.metrics.test_nll_nats
+    }
+    /// sha256 of the weights file (hex): identifies the model, e.g. for cached timings.
+    #[wasm_bindgen(getter)]
+    pub fn sha256(&self) -> String {
+        self.manifest.sha256.clone()
+    }
+    /// The data set and how it was prepared.
+    #[wasm_bindgen(getter)]
+    pub fn dataset(&self) -> String {
+        self.manifest.dataset.clone()
+    }
+}
+
+/// One animation frame of a completion.
+#[wasm_bindgen]
+pub struct Frame {
+    pub(super) done: usize,
+    pub(super) total: usize,
+    pub(super) batch: usize,
+    pub(super) cancelled: bool,
+    pub(super) pixels: Vec<u8>,
+    pub(super) scores: Option<Vec<f64>>,
+}
+
+#[wasm_bindgen]
+impl Frame {
+    /// Pixels generated so far (of `total`).
+    #[wasm_bindgen(getter)]
+    pub fn done(&self) -> usize {
+        self.done
+    }
+    /// Pixels to generate in total (hidden pixels, in raster order).
+    #[wasm_bindgen(getter)]
+    pub fn total(&self) -> usize {
+        self.total
+    }
+    #[wasm_bindgen(getter)]
+    pub fn finished(&self) -> bool {
+        self.done >= self.total
+    }
+    /// True when `cancel()` or a new `start()` came while this frame was being read back.
+    #[wasm_bindgen(getter)]
+    pub fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+    /// Number of alternatives in `pixels`.
+    #[wasm_bindgen(getter)]
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+    /// Level indices, [batch, channels, height, width] row-major (known pixels included).
+    #[wasm_bindgen(getter)]
+    pub fn pixels(&self) -> Vec<u8> {
+        self.pixels.clone()
+    }
+    /// With `candidates`, once finished: log p(known pixels after the hole | alternative) per
+    /// alternative, in nats, best (highest) first, in the order of `pixels`.
+    #[wasm_bindgen(getter)]
+    pub fn scores(&self) -> Option<Vec<f64>> {
+        self.scores.clone()
+    }
+}
+
+/// StartOptions as JSON-ish input; every field optional.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub(super) struct StartOptions {
+    pub(super) alternatives: Option<usize>,
+    pub(super) temperature: Option<f32>,
+    pub(super) seed: Option<f64>,
+    pub(super) label: Option<i64>,
+    pub(super) sampler: Option<SamplerName>,
+    pub(super) backend: Option<BackendName>,
+    pub(super) candidates: Option<f64>,
+}
+
+impl Frame {
+    /// What `step` returns when `cancel()` or a new `start()` came while it waited.
+    pub(super) fn stale() -> Self {
+        Self {
+            done: 0,
+            total: 0,
+            batch: 0,
+            cancelled: true,
+            pixels: Vec::new(),
+            scores: None,
+        }
+    }
+}

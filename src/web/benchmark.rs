@@ -1,0 +1,143 @@
+//! The browser benchmark: full completions timed per batch size and sampler on one backend.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use super::Engine;
+use super::api::{BackendName, SamplerName};
+use super::platform::{js_err, now_ms, parse_options, read_levels};
+use crate::sample::SampleRequest;
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+struct BenchOptions {
+    batches: Option<Vec<usize>>,
+    samplers: Option<Vec<SamplerName>>,
+    max_pixels: Option<usize>,
+    max_pixels_by_sampler: Option<std::collections::HashMap<String, usize>>,
+    repeats: Option<usize>,
+    backend: Option<BackendName>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BenchRow {
+    backend: BackendName,
+    sampler: SamplerName,
+    batch: usize,
+    pixels: usize,
+    total_pixels: usize,
+    ms: f64,
+    runs_ms: Vec<f64>,
+    full_ms: f64,
+    extrapolated: bool,
+    warmup_ms: f64,
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    backend: BackendName,
+    rows: Vec<BenchRow>,
+    notes: Vec<String>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Times full 28×28 completions (everything hidden) per batch size and sampler on one
+    /// backend. Slow configurations can be cut short with `maxPixels` and are extrapolated.
+    #[wasm_bindgen(unchecked_return_type = "BenchReport")]
+    pub async fn benchmark(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "BenchOptions | undefined")] options: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let options: BenchOptions = parse_options(options, "benchmark")?;
+        let backend = match options.backend {
+            Some(b) => self.check_backend(b).map_err(js_err)?,
+            None => self.primary_backend(),
+        };
+        let config = self.config().map_err(js_err)?;
+        let total = config.height * config.width;
+        let repeats = options.repeats.unwrap_or(1).max(1);
+        let mut notes = vec![];
+        let mut rows = vec![];
+        for &batch in options.batches.as_deref().unwrap_or(&[1, 16]) {
+            for &sampler in options
+                .samplers
+                .as_deref()
+                .unwrap_or(&[SamplerName::Naive, SamplerName::Cached])
+            {
+                let limit = options
+                    .max_pixels_by_sampler
+                    .as_ref()
+                    .and_then(|m| m.get(sampler.as_str()).copied())
+                    .or(options.max_pixels)
+                    .unwrap_or(total)
+                    .clamp(1, total);
+                let request = SampleRequest {
+                    batch,
+                    levels: vec![0.0; batch * config.values_per_image()],
+                    known: vec![false; batch * total],
+                    temperature: 1.0,
+                    seed: 1,
+                    labels: (config.classes > 0).then(|| vec![0; batch]),
+                };
+                // Untimed: the first pass pays shader compilation and buffer allocation.
+                let warmup_start = now_ms();
+                self.begin(request.clone(), sampler, backend)?;
+                self.run_to(1).await?;
+                let warmup_ms = now_ms() - warmup_start;
+                let mut runs_ms = vec![];
+                for _ in 0..repeats {
+                    let t0 = now_ms();
+                    self.begin(request.clone(), sampler, backend)?;
+                    self.run_to(limit).await?;
+                    runs_ms.push(now_ms() - t0);
+                }
+                self.cancel();
+                let mut sorted = runs_ms.clone();
+                sorted.sort_by(f64::total_cmp);
+                let ms = sorted[sorted.len() / 2];
+                rows.push(BenchRow {
+                    backend,
+                    sampler,
+                    batch,
+                    pixels: limit,
+                    total_pixels: total,
+                    ms,
+                    runs_ms,
+                    full_ms: ms * total as f64 / limit as f64,
+                    extrapolated: limit < total,
+                    warmup_ms,
+                });
+            }
+        }
+        if rows.iter().any(|r| r.extrapolated) {
+            notes.push("rows with extrapolated=true timed only `pixels` of `totalPixels` pixels; fullMs scales that linearly".into());
+        }
+        let report = BenchReport {
+            backend,
+            rows,
+            notes,
+        };
+        report
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(|e| js_err(format!("benchmark: {e}")))
+    }
+}
+
+impl Engine {
+    /// Steps until `pixels` pixels are done, then waits for the device (one readback).
+    async fn run_to(&self, pixels: usize) -> Result<(), JsError> {
+        let canvas = {
+            let mut job = self.job.borrow_mut();
+            let job = job
+                .as_mut()
+                .ok_or_else(|| js_err("benchmark: completion vanished"))?;
+            let completion = job.run.completion();
+            completion.step(pixels);
+            completion.canvas()
+        };
+        read_levels(canvas).await.map_err(js_err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+// The engine's Web Worker: runs one wasm engine module (CPU or WebGPU) off the page's main
+// thread, so drawing and scrolling stay smooth while it samples. www/engine.js talks to it.
+//
+// Protocol: the page posts { id, method, args }; the worker answers { id, value } or
+// { id, error } (the message of what went wrong). Messages are handled as they arrive, so a
+// `cancel` reaches the engine while a `step` awaits its readback.
+
+let engine = null;
+let dispatches = null; // GPU compute dispatches counted since init, when asked to count
+
+/** Counts every compute dispatch this worker issues (burn-wgpu's kernels, one call each). */
+function countDispatches() {
+  const encoder = globalThis.GPUComputePassEncoder?.prototype;
+  if (!encoder) return;
+  dispatches = 0;
+  for (const name of ['dispatchWorkgroups', 'dispatchWorkgroupsIndirect']) {
+    const original = encoder[name];
+    if (typeof original !== 'function') continue;
+    encoder[name] = function counted(...args) {
+      dispatches++;
+      return original.apply(this, args);
+    };
+  }
+}
+
+const methods = {
+  /** Loads the engine module at `moduleUrl` and creates its Engine for `backend`. */
+  async init(moduleUrl, backend, options = {}) {
+    if (options.countDispatches) countDispatches();
+    const module = await import(moduleUrl);
+    await module.default();
+    engine = await module.Engine.create(backend);
+    return { preference: engine.preference, hasWebgpu: engine.hasWebgpu, notice: engine.notice ?? null };
+  },
+  async loadModel(url) {
+    const info = await engine.loadModel(url);
+    try {
+      return {
+        name: info.name, width: info.width, height: info.height, channels: info.channels,
+        levels: info.levels, classes: info.classes, params: info.params,
+        testNllNats: info.testNllNats, dataset: info.dataset, sha256: info.sha256,
+      };
+    } finally {
+      info.free();
+    }
+  },
+  setCanvas(pixels, known) {
+    engine.setCanvas(pixels, known);
+  },
+  start(options) {
+    return engine.start(options);
+  },
+  async step(pixels) {
+    const frame = await engine.step(pixels);
+    try {
+      return {
+        done: frame.done, total: frame.total, batch: frame.batch, finished: frame.finished,
+        cancelled: frame.cancelled, pixels: frame.pixels, scores: frame.scores ?? null,
+      };
+    } finally {
+      frame.free();
+    }
+  },
+  score(pixels, label) {
+    return engine.score(pixels, label);
+  },
+  cancel() {
+    engine?.cancel();
+  },
+  async benchmark(options) {
+    const before = dispatches;
+    const report = await engine.benchmark(options);
+    if (dispatches !== null) report.dispatches = dispatches - before;
+    return report;
+  },
+  dispatches() {
+    return dispatches;
+  },
+};
+
+/** Buffers to hand over instead of copying (frames and surprise maps). */
+function transferables(value) {
+  if (ArrayBuffer.isView(value)) return [value.buffer];
+  if (value && ArrayBuffer.isView(value.pixels)) return [value.pixels.buffer];
+  return [];
+}
+
+self.onmessage = async ({ data: { id, method, args } }) => {
+  try {
+    if (!(method in methods)) throw new Error(`unknown engine method ${method}`);
+    if (method !== 'init' && method !== 'cancel' && !engine) throw new Error('the engine is not started');
+    const value = await methods[method](...(args ?? []));
+    self.postMessage({ id, value }, transferables(value));
+  } catch (err) {
+    self.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
+  }
+};

@@ -1,0 +1,310 @@
+// The engine as the page (or any script) uses it: the wasm engine running in Web Workers,
+// behind the methods of the wasm `Engine` (src/web/), each returning a promise.
+//
+//   const engine = await Engine.create('auto');        // or 'cpu', 'webgpu'
+//   const info = await engine.loadModel('www/models/mnist.json');
+//   engine.setCanvas(pixels, known);                    // levels [C,H,W], known mask [H,W]
+//   await engine.start({ alternatives: 4, candidates: 28, seed: 1 });
+//   for (let f; !(f = await engine.step(64)).finished;) draw(f.pixels);
+//   engine.cancel();
+//
+// Two engine modules exist: the CPU one (small, loaded at once) and the WebGPU one (fetched
+// only when it is used: with ?backend=webgpu, or in "auto" mode on a hardware adapter, to
+// time it against the CPU once per device and model and then where it was faster). Failures
+// reject with an Error whose message says what went wrong.
+
+import {
+  CALIBRATION_BATCHES, CALIBRATION_PIXELS, calibrationFrom, calibrationKey, chooseBackend,
+  loadCalibration, needsWebgpu, probeAdapter, saveCalibration,
+} from './backend-choice.js';
+
+const WORKER = new URL('./engine-worker.js', import.meta.url);
+const MODULES = {
+  cpu: new URL('../engine/pixelcnn-engine-cpu.js', import.meta.url).href,
+  webgpu: new URL('../engine/pixelcnn-engine-webgpu.js', import.meta.url).href,
+};
+const PREFERENCES = ['auto', 'cpu', 'webgpu'];
+
+/** One worker running one engine module; calls are promises matched to replies by id. */
+class EngineWorker {
+  constructor(backend) {
+    this.backend = backend;
+    this.pending = new Map();
+    this.nextId = 1;
+    this.worker = new Worker(WORKER, { type: 'module', name: `pixelcnn-${backend}` });
+    this.worker.onmessage = ({ data: { id, value, error } }) => {
+      const call = this.pending.get(id);
+      if (!call) return;
+      this.pending.delete(id);
+      if (error !== undefined) call.reject(new Error(error));
+      else call.resolve(value);
+    };
+    this.worker.onerror = (event) => {
+      event.preventDefault();
+      this.fail(new Error(`the ${backend} engine stopped: ${event.message || 'the worker failed to start'}`));
+    };
+  }
+
+  call(method, args = [], transfer = []) {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, method, args }, transfer);
+    });
+  }
+
+  fail(error) {
+    this.failure = error;
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
+  }
+
+  terminate() {
+    this.worker.terminate();
+    this.fail(new Error(`the ${this.backend} engine was shut down`));
+  }
+}
+
+export class Engine extends EventTarget {
+  /**
+   * Starts the engine. `preference`: "auto" (the CPU engine, and WebGPU where it is measured
+   * faster), "cpu", or "webgpu" (fails where WebGPU does not work). `storage` keeps timings
+   * (default localStorage); `countDispatches` makes benchmark reports count GPU dispatches.
+   */
+  static async create(preference = 'auto', { storage = globalThis.localStorage, countDispatches = false } = {}) {
+    const wanted = String(preference ?? 'auto').toLowerCase() || 'auto';
+    if (!PREFERENCES.includes(wanted)) {
+      throw new Error(`unknown backend "${preference}": use "auto", "webgpu" or "cpu"`);
+    }
+    const adapter = wanted === 'cpu' ? null : await probeAdapter();
+    const engine = new Engine(wanted, adapter, storage, countDispatches);
+    await engine.#worker(wanted === 'webgpu' ? 'webgpu' : 'cpu');
+    return engine;
+  }
+
+  #workers = { cpu: null, webgpu: null }; // promises of started EngineWorkers
+  #workerOf = { cpu: null, webgpu: null }; // the started workers themselves
+  #active = null; // the worker running the completion in progress
+  #canvas = null;
+  #running = false;
+  #idleWaiters = [];
+  #calibrating = null;
+  #webgpuFailure = null;
+
+  constructor(preference, adapter, storage, countDispatches) {
+    super();
+    this.preference = preference;
+    this.adapter = adapter;
+    this.storage = storage;
+    this.countDispatches = countDispatches;
+    this.calibration = null;
+    this.info = null;
+    this.modelUrl = null;
+  }
+
+  /** Whether a hardware (or forced) WebGPU adapter exists. */
+  get hasWebgpu() {
+    return this.preference === 'webgpu' || Boolean(this.adapter && !this.adapter.software);
+  }
+
+  /** Whether the WebGPU engine module has been requested. */
+  get webgpuLoaded() {
+    return this.#workers.webgpu !== null;
+  }
+
+  /**
+   * The backend a completion drawing `batch` candidates runs on, and why: { backend, reason }.
+   * Until the WebGPU engine is ready, everything runs on the CPU (the first completion never
+   * waits for the second module).
+   */
+  describe(batch) {
+    const choice = this.#webgpuFailure
+      ? { backend: 'cpu', reason: `WebGPU did not start here (${this.#webgpuFailure})` }
+      : chooseBackend({ preference: this.preference, adapter: this.adapter, calibration: this.calibration, batch });
+    if (choice.pending && this.#calibrating) return { ...choice, reason: 'measuring WebGPU on this device…' };
+    if (choice.backend === 'webgpu' && this.preference === 'auto' && !this.#isReady('webgpu')) {
+      return { backend: 'cpu', reason: 'the WebGPU engine is still loading' };
+    }
+    return choice;
+  }
+
+  backendFor(batch) {
+    return this.describe(batch).backend;
+  }
+
+  /** Loads a model (manifest URL) into every started engine; resolves to its description. */
+  async loadModel(url) {
+    const href = new URL(url, location.href).href;
+    const primary = this.preference === 'webgpu' ? 'webgpu' : 'cpu';
+    const info = await (await this.#worker(primary)).call('loadModel', [href]);
+    this.cancel();
+    this.info = info;
+    this.modelUrl = href;
+    this.#workerOf[primary].modelUrl = href;
+    this.calibration = this.#storedCalibration();
+    if (this.preference === 'auto' && needsWebgpu(this) && !this.#webgpuFailure) {
+      // Timings stored for this device and model say where WebGPU pays: get it ready in the
+      // background. Without timings, measure (also in the background).
+      if (this.calibration) this.#loaded('webgpu').catch(() => {});
+      else this.#calibrating ??= this.#calibrate().finally(() => { this.#calibrating = null; this.#changed(); });
+    }
+    this.#changed();
+    return this.info;
+  }
+
+  /** Sets the canvas of the next `start`: levels [C, H, W] and the known mask [H, W] (1 = keep). */
+  setCanvas(pixels, known) {
+    this.#canvas = [Uint8Array.from(pixels), Uint8Array.from(known)];
+  }
+
+  /** Starts a completion (see StartOptions in the wasm API); resolves to the backend it runs on. */
+  async start(options = {}) {
+    this.cancel();
+    await this.#calibrationCpuPart;
+    const pool = Math.max(Number(options.alternatives ?? 1) || 1, Number(options.candidates ?? 0) || 0);
+    const backend = options.backend ?? this.backendFor(pool);
+    const worker = await this.#loaded(backend);
+    const { backend: _, ...rest } = options;
+    this.#active = worker;
+    this.#running = true;
+    try {
+      if (this.#canvas) await worker.call('setCanvas', this.#canvas);
+      await worker.call('start', [rest]);
+    } catch (err) {
+      this.#setIdle();
+      throw err;
+    }
+    return backend;
+  }
+
+  /** Advances the completion by up to `pixels` pixels; resolves to a frame (plain object). */
+  async step(pixels) {
+    if (!this.#active) throw new Error('step: no completion in progress (call start first)');
+    const frame = await this.#active.call('step', [pixels]);
+    if (frame.finished || frame.cancelled) this.#setIdle();
+    return frame;
+  }
+
+  /** Runs the completion to the end; resolves to the last frame. */
+  sample() {
+    return this.step(2 ** 31);
+  }
+
+  /** Drops the completion in progress; a `step` awaiting it resolves as cancelled. */
+  cancel() {
+    this.#active?.call('cancel').catch(() => {});
+    this.#setIdle();
+  }
+
+  /** Per-value surprise −log p(x_i | x_<i) in nats of whole images (levels [B, C, H, W]). */
+  async score(pixels, label = null) {
+    const size = this.info ? this.info.channels * this.info.width * this.info.height : 1;
+    const batch = Math.max(1, Math.floor(pixels.length / size));
+    const worker = await this.#loaded(this.backendFor(batch));
+    return worker.call('score', [Uint8Array.from(pixels), label]);
+  }
+
+  /** The browser benchmark (BenchOptions of the wasm API) on `options.backend` (default: the primary one). */
+  async benchmark(options = {}) {
+    const { backend = this.preference === 'webgpu' ? 'webgpu' : 'cpu', ...rest } = options;
+    this.cancel();
+    const worker = await this.#loaded(backend);
+    const report = await worker.call('benchmark', [rest]);
+    return { ...report, backend };
+  }
+
+  // ------------------------------------------------------------------------------ internals
+
+  /** The worker for `backend`, started (once) and given the current model. */
+  async #loaded(backend) {
+    const worker = await this.#worker(backend);
+    if (this.modelUrl && worker.modelUrl !== this.modelUrl) {
+      const url = this.modelUrl;
+      await worker.call('loadModel', [url]);
+      worker.modelUrl = url;
+      this.#changed();
+    }
+    return worker;
+  }
+
+  #isReady(backend) {
+    const worker = this.#workerOf[backend];
+    return Boolean(worker && !worker.failure && worker.modelUrl === this.modelUrl);
+  }
+
+  /** Starts the worker for `backend` once; a failed start is remembered and rethrown. */
+  #worker(backend) {
+    if (!this.#workers[backend]) {
+      this.#workers[backend] = (async () => {
+        const worker = new EngineWorker(backend);
+        try {
+          await worker.call('init', [MODULES[backend], backend, { countDispatches: this.countDispatches && backend === 'webgpu' }]);
+        } catch (err) {
+          worker.terminate();
+          if (backend === 'webgpu') this.#webgpuFailure = err.message;
+          throw err;
+        }
+        this.#workerOf[backend] = worker;
+        return worker;
+      })();
+      if (backend === 'webgpu') this.#workers.webgpu.catch(() => this.#changed());
+    }
+    return this.#workers[backend];
+  }
+
+  #storedCalibration() {
+    if (!this.adapter || this.adapter.software || !this.info) return null;
+    return loadCalibration(this.storage, calibrationKey(this.adapter, this.info.sha256));
+  }
+
+  #calibrationCpuPart = null;
+
+  /**
+   * Times both engines on a few rows at the page's batch sizes, when no completion runs, and
+   * stores the result for this adapter and model.
+   */
+  async #calibrate() {
+    const key = calibrationKey(this.adapter, this.info.sha256);
+    const model = this.modelUrl;
+    const options = { batches: CALIBRATION_BATCHES, samplers: ['cached'], maxPixels: CALIBRATION_PIXELS, repeats: 1 };
+    let webgpu;
+    try {
+      const gpu = await this.#loaded('webgpu');
+      await this.#idle();
+      webgpu = await gpu.call('benchmark', [options]);
+    } catch (err) {
+      this.#webgpuFailure ??= err.message;
+      return;
+    }
+    await this.#idle();
+    // Completions wait for the few hundred ms this takes: a start in between would replace
+    // the benchmark's job in the CPU worker (and the job would skew the timings).
+    let done;
+    this.#calibrationCpuPart = new Promise((resolve) => { done = resolve; });
+    try {
+      const cpu = await (await this.#loaded('cpu')).call('benchmark', [options]);
+      const calibration = calibrationFrom(cpu, webgpu);
+      if (calibration.rows.length) {
+        saveCalibration(this.storage, key, calibration);
+        if (this.modelUrl === model) this.calibration = calibration;
+      }
+    } finally {
+      this.#calibrationCpuPart = null;
+      done();
+    }
+  }
+
+  #setIdle() {
+    this.#running = false;
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  #idle() {
+    return this.#running ? new Promise((resolve) => this.#idleWaiters.push(resolve)) : Promise.resolve();
+  }
+
+  #changed() {
+    this.dispatchEvent(new Event('change'));
+  }
+}
