@@ -37,14 +37,34 @@ pub enum LoadError {
         found: Vec<usize>,
         expected: Vec<usize>,
     },
-    #[error("tensor `{name}` is stored as {found}; only F32 and F16 are supported")]
-    DType { name: String, found: String },
+    #[error(
+        "tensor `{name}` is stored as {found}, but a weights file whose manifest says `dtype` \"{format}\" stores it as {expected}: the file does not match its manifest"
+    )]
+    DType {
+        name: String,
+        found: String,
+        expected: String,
+        /// The manifest's `dtype`.
+        format: &'static str,
+    },
+    #[error(
+        "int8 tensor `{0}` has no `{0}.scale` tensor of per-channel scales: the weights file is incomplete"
+    )]
+    MissingScale(String),
+    #[error(
+        "int8 scale tensor `{name}` holds a negative scale ({value} at index {index}): the weights are corrupt"
+    )]
+    NegativeScale {
+        name: String,
+        index: usize,
+        value: f32,
+    },
     #[error("could not read `{path}`: {message}")]
     Io { path: String, message: String },
     #[error("could not apply weights to the model: {0}")]
     Apply(String),
     #[error(
-        "weights file has {found} bytes, but the config's {params} parameters need {low}..={high} bytes: it is truncated or belongs to another model"
+        "weights file has {found} bytes, but the config's {params} parameters need {low}..={high} bytes (as int8, f16 or f32): it is truncated or belongs to another model"
     )]
     Length {
         found: usize,

@@ -32,7 +32,7 @@ pub struct Metrics {
     /// Test-set negative log-likelihood, nats per image, of the weights as stored.
     pub test_nll_nats: f64,
     pub test_bits_per_dim: f64,
-    /// The same, measured with the f32 weights before they were stored as f16.
+    /// The same, measured with the f32 weights before they were stored (as int8, f16 or f32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_nll_nats_f32: Option<f64>,
     pub epochs: f64,
@@ -53,51 +53,101 @@ pub struct Manifest {
     pub config: PixelCnnConfig,
     /// File name of the weights, relative to the manifest.
     pub weights: String,
-    /// "f16" or "f32".
+    /// How the weights are stored: "int8", "f16" or "f32" (see [`StoredDType`]).
     pub dtype: String,
     pub sha256: String,
     pub params: usize,
     pub metrics: Metrics,
 }
 
+/// How a weights file stores the parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredDType {
+    /// Every tensor of rank ≥ 2 as safetensors `I8`, quantized symmetrically per output
+    /// channel (dim 0), with its scales in an F32 tensor `<name>.scale` of shape [dim 0]:
+    /// value = q · scale. Convolution weights are stored with their causal masks applied.
+    /// Tensors of rank < 2 (biases) stay F32.
+    I8,
     F16,
     F32,
 }
 
 impl StoredDType {
+    /// Smallest first.
+    pub const ALL: [Self; 3] = [Self::I8, Self::F16, Self::F32];
+
+    /// The name a manifest's `dtype` field uses.
     pub fn name(self) -> &'static str {
         match self {
+            Self::I8 => "int8",
             Self::F16 => "f16",
             Self::F32 => "f32",
         }
     }
 
-    fn bytes(self) -> usize {
-        match self {
-            Self::F16 => 2,
-            Self::F32 => 4,
-        }
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
     }
 
-    fn parse(name: &str) -> Option<Self> {
-        [Self::F16, Self::F32]
-            .into_iter()
-            .find(|d| d.name() == name)
+    /// The safetensors dtype a tensor of `rank` is stored as.
+    fn tensor_dtype(self, rank: usize) -> Dtype {
+        match self {
+            Self::I8 if rank >= 2 => Dtype::I8,
+            Self::I8 | Self::F32 => Dtype::F32,
+            Self::F16 => Dtype::F16,
+        }
     }
 }
 
 /// Room a safetensors header may take besides the tensors' data (names, shapes, offsets).
 const MAX_HEADER_BYTES: usize = 1 << 20;
 
-/// The dtype to store trained weights in: f16 when it costs no measurable likelihood (less
-/// than 0.01 nats per image on the test set), else f32.
-pub fn storage_dtype(test_nll_f32: f64, test_nll_f16: f64) -> StoredDType {
-    if test_nll_f16 - test_nll_f32 < 0.01 {
+/// Test NLL (nats per image) a smaller format may add to the f32 weights' and still be stored.
+pub const STORAGE_TOLERANCE_NATS: f64 = 0.1;
+
+/// The dtype to store trained weights in, from the test NLL of each: the smallest of int8,
+/// f16 and f32 whose NLL is at most [`STORAGE_TOLERANCE_NATS`] above f32's.
+// Why 0.1: far below run-to-run training noise, invisible in samples; each step halves the file.
+pub fn storage_dtype(test_nll_f32: f64, test_nll_f16: f64, test_nll_int8: f64) -> StoredDType {
+    let fits = |nll: f64| nll - test_nll_f32 <= STORAGE_TOLERANCE_NATS;
+    if fits(test_nll_int8) {
+        StoredDType::I8
+    } else if fits(test_nll_f16) {
         StoredDType::F16
     } else {
         StoredDType::F32
+    }
+}
+
+/// Bytes of tensor data (the file without its header) that a weights file of `config` stored
+/// as `dtype` holds, from the config alone; saturates instead of overflowing.
+fn data_bytes(config: &PixelCnnConfig, dtype: StoredDType) -> usize {
+    let params = config.param_count();
+    match dtype {
+        StoredDType::F32 => params.saturating_mul(4),
+        StoredDType::F16 => params.saturating_mul(2),
+        StoredDType::I8 => {
+            // Every convolution has a bias of its output channels, which are also its weight's
+            // rows: 7·hidden per gated layer (vertical, horizontal and link 2·hidden each,
+            // output hidden), then the head's two convolutions.
+            let biases = config
+                .hidden
+                .saturating_mul(7)
+                .saturating_mul(config.layers)
+                .saturating_add(config.head)
+                .saturating_add(config.channels.saturating_mul(config.levels));
+            // Each gated layer's class bias [classes + 1, 2·hidden] is rank 2: one scale a row.
+            let class_rows = if config.classes > 0 {
+                config.layers.saturating_mul(config.classes + 1)
+            } else {
+                0
+            };
+            // Rank ≥ 2 values one byte each, biases 4 bytes each, one 4-byte scale per row.
+            params
+                .saturating_sub(biases)
+                .saturating_add(biases.saturating_mul(4))
+                .saturating_add(biases.saturating_add(class_rows).saturating_mul(4))
+        }
     }
 }
 
@@ -129,30 +179,103 @@ pub fn named_parameters(model: &PixelCnn) -> Result<Vec<NamedTensor>, LoadError>
         .collect()
 }
 
-/// Serializes the model's parameters as safetensors bytes.
-pub fn to_safetensors(model: &PixelCnn, dtype: StoredDType) -> Result<Vec<u8>, LoadError> {
-    let params = named_parameters(model)?;
-    let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = params
+/// The weights of every masked convolution with its causal mask applied, by parameter name:
+/// the values the model computes with. (Masked-out entries keep their initial values through
+/// training; they must not set an int8 scale.)
+fn masked_weights(model: &PixelCnn) -> Result<BTreeMap<String, Vec<f32>>, LoadError> {
+    let mut convs = Vec::new();
+    for (i, layer) in model.layers.iter().enumerate() {
+        convs.push((format!("layers.{i}.vertical.weight"), &layer.vertical));
+        convs.push((format!("layers.{i}.horizontal.weight"), &layer.horizontal));
+        convs.push((
+            format!("layers.{i}.vertical_to_horizontal.weight"),
+            &layer.vertical_to_horizontal,
+        ));
+        convs.push((format!("layers.{i}.output.weight"), &layer.output));
+    }
+    convs.push(("head_hidden.weight".into(), &model.head_hidden));
+    convs.push(("head_out.weight".into(), &model.head_out));
+    convs
+        .into_iter()
+        .map(|(name, conv)| {
+            let values = conv
+                .masked_weight()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| LoadError::Apply(format!("{e:?}")))?;
+            Ok((name, values))
+        })
+        .collect()
+}
+
+/// The parameters as an int8 file stores them before quantization: [`named_parameters`] with
+/// every convolution's causal mask applied (what the model computes with).
+pub fn effective_parameters(model: &PixelCnn) -> Result<Vec<NamedTensor>, LoadError> {
+    let mut masked = masked_weights(model)?;
+    Ok(named_parameters(model)?
         .into_iter()
         .map(|(name, shape, values)| {
-            let bytes = match dtype {
-                StoredDType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-                StoredDType::F16 => values
-                    .iter()
-                    .flat_map(|v| f16::from_f32(*v).to_le_bytes())
-                    .collect(),
-            };
-            (name, shape, bytes)
+            let values = masked.remove(&name).unwrap_or(values);
+            (name, shape, values)
         })
-        .collect();
-    let st_dtype = match dtype {
-        StoredDType::F16 => Dtype::F16,
-        StoredDType::F32 => Dtype::F32,
+        .collect())
+}
+
+/// Symmetric int8 quantization of each of `rows` equal rows of `values`: scale = max|v| / 127
+/// (0 for a row of zeros), q = round(v / scale) in [-127, 127]. Returns (q, scales).
+pub fn quantize_rows(values: &[f32], rows: usize) -> (Vec<i8>, Vec<f32>) {
+    let row_len = values.len().checked_div(rows).unwrap_or(0).max(1);
+    let mut q = Vec::with_capacity(values.len());
+    let mut scales = Vec::with_capacity(rows);
+    for row in values.chunks(row_len) {
+        let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = max / 127.0;
+        scales.push(scale);
+        q.extend(row.iter().map(|v| {
+            if scale > 0.0 {
+                (v / scale).round().clamp(-127.0, 127.0) as i8
+            } else {
+                0
+            }
+        }));
+    }
+    (q, scales)
+}
+
+/// Serializes the model's parameters as safetensors bytes.
+pub fn to_safetensors(model: &PixelCnn, dtype: StoredDType) -> Result<Vec<u8>, LoadError> {
+    let params = match dtype {
+        StoredDType::I8 => effective_parameters(model)?,
+        StoredDType::F16 | StoredDType::F32 => named_parameters(model)?,
     };
+    let mut encoded: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, shape, values) in params {
+        let st_dtype = dtype.tensor_dtype(shape.len());
+        let bytes = match st_dtype {
+            Dtype::I8 => {
+                let rows = shape[0];
+                let (q, scales) = quantize_rows(&values, rows);
+                encoded.push((
+                    format!("{name}.scale"),
+                    Dtype::F32,
+                    vec![rows],
+                    scales.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                ));
+                q.iter().map(|v| v.to_le_bytes()[0]).collect()
+            }
+            Dtype::F16 => values
+                .iter()
+                .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+                .collect(),
+            _ => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        };
+        encoded.push((name, st_dtype, shape, bytes));
+    }
     let views = encoded
         .iter()
-        .map(|(name, shape, bytes)| {
-            TensorView::new(st_dtype, shape.clone(), bytes)
+        .map(|(name, st_dtype, shape, bytes)| {
+            TensorView::new(*st_dtype, shape.clone(), bytes)
                 .map(|view| (name.clone(), view))
                 .map_err(|e| LoadError::Format(e.to_string()))
         })
@@ -185,7 +308,7 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, LoadError> {
     }
     if StoredDType::parse(&manifest.dtype).is_none() {
         return Err(LoadError::ManifestJson(format!(
-            "`dtype` is \"{}\"; only \"f16\" and \"f32\" are supported",
+            "`dtype` is \"{}\"; only \"int8\", \"f16\" and \"f32\" are supported",
             manifest.dtype
         )));
     }
@@ -200,21 +323,25 @@ pub fn load_from_bytes(
     device: &Device,
 ) -> Result<(PixelCnn, Manifest), LoadError> {
     let manifest = parse_manifest(manifest_json)?;
-    // Checked before hashing or parsing: a file far from the size the config implies (as
-    // f16 at least, as f32 plus a header at most) is not this model's.
-    let params = manifest.params;
+    let dtype = StoredDType::parse(&manifest.dtype).ok_or_else(|| {
+        LoadError::ManifestJson(format!("`dtype` \"{}\" is not supported", manifest.dtype))
+    })?;
+    // Checked before hashing or parsing: a file shorter than the config's tensors in the
+    // smallest format (int8 with its scales) or longer than them in f32 plus a header is not
+    // this model's. Which dtype each tensor has is checked against the manifest's below.
+    let sizes = StoredDType::ALL.map(|d| data_bytes(&manifest.config, d));
     let (low, high) = (
-        params
-            .saturating_mul(StoredDType::F16.bytes())
-            .saturating_add(8),
-        params
-            .saturating_mul(StoredDType::F32.bytes())
+        sizes.into_iter().min().unwrap_or(0).saturating_add(8),
+        sizes
+            .into_iter()
+            .max()
+            .unwrap_or(usize::MAX)
             .saturating_add(8 + MAX_HEADER_BYTES),
     );
     if !(low..=high).contains(&weights.len()) {
         return Err(LoadError::Length {
             found: weights.len(),
-            params,
+            params: manifest.params,
             low,
             high,
         });
@@ -226,14 +353,64 @@ pub fn load_from_bytes(
             actual,
         });
     }
-    let model = model_from_safetensors(&manifest.config, weights, device)?;
+    let model = model_from_safetensors(&manifest.config, weights, dtype, device)?;
     Ok((model, manifest))
 }
 
-/// Builds a model from safetensors bytes, validating every tensor against the config.
+/// Little-endian F32 values of a tensor view.
+fn f32_values(view: &TensorView<'_>) -> Vec<f32> {
+    view.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// The per-row scales of int8 tensor `name`: the F32 tensor `<name>.scale` of shape [rows],
+/// every value finite and ≥ 0.
+fn int8_scales(file: &SafeTensors<'_>, name: &str, rows: usize) -> Result<Vec<f32>, LoadError> {
+    let scale_name = format!("{name}.scale");
+    let view = file
+        .tensor(&scale_name)
+        .map_err(|_| LoadError::MissingScale(name.to_string()))?;
+    if view.shape() != [rows] {
+        return Err(LoadError::Shape {
+            name: scale_name,
+            found: view.shape().to_vec(),
+            expected: vec![rows],
+        });
+    }
+    if view.dtype() != Dtype::F32 {
+        return Err(LoadError::DType {
+            name: scale_name,
+            found: format!("{:?}", view.dtype()),
+            expected: "F32".into(),
+            format: StoredDType::I8.name(),
+        });
+    }
+    let scales = f32_values(&view);
+    if let Some(index) = scales.iter().position(|v| !v.is_finite()) {
+        return Err(LoadError::NonFinite {
+            name: scale_name,
+            index,
+            value: scales[index],
+        });
+    }
+    if let Some(index) = scales.iter().position(|v| *v < 0.0) {
+        return Err(LoadError::NegativeScale {
+            name: scale_name,
+            index,
+            value: scales[index],
+        });
+    }
+    Ok(scales)
+}
+
+/// Builds a model from safetensors bytes stored as `dtype`, validating every tensor against
+/// the config: names, shapes, dtypes (and an int8 file's scales), finite values.
 pub fn model_from_safetensors(
     config: &PixelCnnConfig,
     weights: &[u8],
+    dtype: StoredDType,
     device: &Device,
 ) -> Result<PixelCnn, LoadError> {
     let file = SafeTensors::deserialize(weights).map_err(|e| LoadError::Format(e.to_string()))?;
@@ -243,13 +420,14 @@ pub fn model_from_safetensors(
         .into_iter()
         .map(|t| (t.name.clone(), t.shape.to_vec()))
         .collect();
-    if let Some(extra) = file
-        .names()
-        .into_iter()
-        .find(|n| !expected.contains_key(*n))
-    {
-        return Err(LoadError::UnexpectedTensor(extra.to_string()));
-    }
+    // `<name>.scale` belongs to the file exactly when `<name>` is stored as int8.
+    let is_scale = |name: &str| {
+        name.strip_suffix(".scale").is_some_and(|weight| {
+            expected
+                .get(weight)
+                .is_some_and(|shape| dtype.tensor_dtype(shape.len()) == Dtype::I8)
+        })
+    };
     let mut tensors = Vec::with_capacity(expected.len());
     for (name, shape) in &expected {
         let view = file
@@ -262,23 +440,35 @@ pub fn model_from_safetensors(
                 expected: shape.clone(),
             });
         }
-        let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect(),
+        let stored = dtype.tensor_dtype(shape.len());
+        if view.dtype() != stored {
+            return Err(LoadError::DType {
+                name: name.clone(),
+                found: format!("{:?}", view.dtype()),
+                expected: format!("{stored:?}"),
+                format: dtype.name(),
+            });
+        }
+        let values: Vec<f32> = match stored {
+            Dtype::I8 => {
+                let rows = shape.first().copied().unwrap_or(1);
+                let scales = int8_scales(&file, name, rows)?;
+                let row_len = view.data().len().checked_div(rows).unwrap_or(0).max(1);
+                view.data()
+                    .chunks(row_len)
+                    .zip(&scales)
+                    .flat_map(|(row, scale)| {
+                        row.iter()
+                            .map(move |&b| f32::from(i8::from_le_bytes([b])) * scale)
+                    })
+                    .collect()
+            }
             Dtype::F16 => view
                 .data()
                 .chunks_exact(2)
                 .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
-            other => {
-                return Err(LoadError::DType {
-                    name: name.clone(),
-                    found: format!("{other:?}"),
-                });
-            }
+            _ => f32_values(&view),
         };
         if let Some(index) = values.iter().position(|v| !v.is_finite()) {
             return Err(LoadError::NonFinite {
@@ -289,6 +479,15 @@ pub fn model_from_safetensors(
         }
         let data = TensorData::new(values, shape.clone());
         tensors.push(bridge::from_data(data, name.clone(), None));
+    }
+    // After the tensors, so that a file in another dtype than the manifest's (whose scales
+    // would be extra) is reported as that.
+    if let Some(extra) = file
+        .names()
+        .into_iter()
+        .find(|n| !expected.contains_key(*n) && !is_scale(n))
+    {
+        return Err(LoadError::UnexpectedTensor(extra.to_string()));
     }
     let result = model.apply(tensors, None, None, false);
     if !result.errors.is_empty() || !result.missing.is_empty() {
@@ -378,3 +577,120 @@ mod files {
 
 #[cfg(not(target_family = "wasm"))]
 pub use files::{load_model, save_model, weights_path};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_dtype_is_the_smallest_within_a_tenth_of_a_nat() {
+        // int8 within 0.1 nats (the limit included): int8, whatever f16 costs.
+        assert_eq!(storage_dtype(90.0, 90.001, 90.1), StoredDType::I8);
+        assert_eq!(storage_dtype(90.0, 90.2, 90.05), StoredDType::I8);
+        // int8 over, f16 within: f16.
+        assert_eq!(storage_dtype(90.0, 90.03, 90.4), StoredDType::F16);
+        assert_eq!(storage_dtype(90.0, 90.1, 90.1001), StoredDType::F16);
+        // Both over: f32.
+        assert_eq!(storage_dtype(1650.59, 1650.8, 1652.0), StoredDType::F32);
+        // A format that measures better than f32 (noise) fits too.
+        assert_eq!(storage_dtype(90.0, 89.99, 89.98), StoredDType::I8);
+    }
+
+    #[test]
+    fn dtype_names_round_trip() {
+        for dtype in StoredDType::ALL {
+            assert_eq!(StoredDType::parse(dtype.name()), Some(dtype));
+        }
+        assert_eq!(StoredDType::I8.name(), "int8");
+        assert_eq!(StoredDType::parse("bf16"), None);
+    }
+
+    #[test]
+    fn quantize_rows_is_symmetric_per_row() {
+        let (q, scales) = quantize_rows(&[0.5, -1.27, 0.0, 0.0, 0.0, 0.0, 2.54, 1.0, -0.01], 3);
+        assert_eq!(scales, [0.01, 0.0, 0.02]);
+        assert_eq!(q, [50, -127, 0, 0, 0, 0, 127, 50, -1]);
+    }
+
+    /// The length check's data sizes equal what `to_safetensors` writes, for every dtype and
+    /// a grey, a colour, a conditional and an unconditional model.
+    #[test]
+    fn data_bytes_match_the_written_files() {
+        let device = Device::flex();
+        let small = PixelCnnConfig {
+            hidden: 6,
+            layers: 2,
+            head: 6,
+            height: 5,
+            width: 5,
+            ..PixelCnnConfig::mnist()
+        };
+        let configs = [
+            small.clone(),
+            PixelCnnConfig {
+                classes: 0,
+                ..small.clone()
+            },
+            PixelCnnConfig {
+                channels: 3,
+                levels: 16,
+                classes: 0,
+                ..small.clone()
+            },
+            PixelCnnConfig {
+                channels: 3,
+                levels: 4,
+                classes: 4,
+                layers: 3,
+                ..small
+            },
+        ];
+        for config in configs {
+            let model = PixelCnn::new(&config, &device).expect("config");
+            for dtype in StoredDType::ALL {
+                let bytes = to_safetensors(&model, dtype).expect("serialize");
+                let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+                assert_eq!(
+                    bytes.len() - 8 - header,
+                    data_bytes(&config, dtype),
+                    "{config:?} as {}",
+                    dtype.name()
+                );
+            }
+        }
+    }
+
+    /// Every convolution weight an int8 file stores is found with its mask.
+    #[test]
+    fn every_convolution_weight_has_its_mask() {
+        let config = PixelCnnConfig {
+            channels: 3,
+            hidden: 6,
+            head: 6,
+            layers: 2,
+            ..PixelCnnConfig::mnist()
+        };
+        let model = PixelCnn::new(&config, &Device::flex()).expect("config");
+        let masked = masked_weights(&model).expect("masked");
+        let params = named_parameters(&model).expect("params");
+        let convs: Vec<&String> = params
+            .iter()
+            .filter(|(_, shape, _)| shape.len() == 4)
+            .map(|(name, _, _)| name)
+            .collect();
+        assert_eq!(convs.len(), masked.len());
+        for name in convs {
+            assert!(masked.contains_key(name), "{name} has no mask");
+        }
+        // The first layer's horizontal kernel hides the current pixel's own and later channels.
+        let effective = effective_parameters(&model).expect("effective");
+        let zeros = |name: &str, list: &[NamedTensor]| {
+            list.iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, _, v)| v.iter().filter(|x| **x == 0.0).count())
+                .expect("tensor")
+        };
+        let name = "layers.0.horizontal.weight";
+        assert!(zeros(name, &effective) > zeros(name, &params));
+    }
+}

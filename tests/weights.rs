@@ -8,6 +8,7 @@ use common::TempDir;
 use pixelcnn::error::LoadError;
 use pixelcnn::weights::{self, StoredDType};
 use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
+use safetensors::Dtype;
 
 fn config() -> PixelCnnConfig {
     PixelCnnConfig {
@@ -84,6 +85,117 @@ fn f16_round_trip_is_close() {
     for (a, b) in logits(&model).iter().zip(logits(&loaded)) {
         assert!((a - b).abs() < 1e-2, "{a} vs {b}");
     }
+}
+
+/// An int8 file: every rank ≥ 2 tensor within half a quantization step of the (masked)
+/// weights, biases exact, logits close to the f32 model's, and the file about half of f16.
+#[test]
+fn int8_round_trip_is_within_half_a_step_and_smaller_than_f16() {
+    let (dir, json, bytes, model) = saved(StoredDType::I8, "int8");
+    let (loaded, manifest) =
+        weights::load_model(&dir.join("m.json"), &Device::flex()).expect("load");
+    assert_eq!(manifest.dtype, "int8");
+    assert_eq!(manifest.sha256, weights::sha256_hex(&bytes));
+    assert!(json.contains("\"int8\""));
+
+    let tensors = common::raw_tensors(&bytes);
+    let raw = |name: &str| {
+        tensors
+            .iter()
+            .find(|t| t.0 == name)
+            .unwrap_or_else(|| panic!("{name} not in the file"))
+    };
+    let original = weights::effective_parameters(&model).expect("params");
+    let stored = weights::named_parameters(&loaded).expect("params");
+    let mut checked = 0;
+    for ((name, shape, want), (loaded_name, _, got)) in original.iter().zip(&stored) {
+        assert_eq!(name, loaded_name);
+        let (_, dtype, _, data) = raw(name);
+        if shape.len() < 2 {
+            assert_eq!(*dtype, Dtype::F32, "{name}");
+            assert_eq!(want, got, "{name}");
+            continue;
+        }
+        assert_eq!(*dtype, Dtype::I8, "{name}");
+        let (_, scale_dtype, scale_shape, scale_bytes) = raw(&format!("{name}.scale"));
+        assert_eq!(*scale_dtype, Dtype::F32);
+        assert_eq!(scale_shape, &vec![shape[0]]);
+        let scales: Vec<f32> = scale_bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect();
+        let row_len = want.len() / shape[0];
+        for (i, (w, g)) in want.iter().zip(got).enumerate() {
+            let scale = scales[i / row_len];
+            let q = data[i] as i8;
+            assert!((-127..=127).contains(&q), "{name}[{i}] = {q}");
+            assert_eq!(*g, f32::from(q) * scale, "{name}[{i}] is not q·scale");
+            let bound = scale / 2.0 * (1.0 + 1e-5) + 1e-12;
+            assert!(
+                (w - g).abs() <= bound,
+                "{name}[{i}]: {w} vs {g}, scale {scale}"
+            );
+        }
+        for (row, scale) in want.chunks(row_len).zip(&scales) {
+            let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert_eq!(*scale, max / 127.0, "{name}");
+        }
+        checked += 1;
+    }
+    // Every convolution of the 3 layers and the head, and the class biases.
+    assert_eq!(checked, 3 * 5 + 2, "int8 tensors checked");
+
+    let (a, b) = (logits(&model), logits(&loaded));
+    let largest = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = a
+        .iter()
+        .zip(&b)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    println!("largest logit {largest}, largest change {worst}");
+    assert!(
+        largest > 0.0 && worst <= 0.02 * largest,
+        "logits moved by up to {worst}"
+    );
+
+    // On the shipped architecture the int8 file is a little over half of f16.
+    let mnist = PixelCnn::new(&PixelCnnConfig::mnist(), &Device::flex()).expect("config");
+    let size = |dtype| {
+        weights::to_safetensors(&mnist, dtype)
+            .expect("serialize")
+            .len()
+    };
+    let (int8, f16) = (size(StoredDType::I8), size(StoredDType::F16));
+    println!("mnist architecture: int8 {int8} bytes, f16 {f16} bytes");
+    assert!(int8 < f16 * 55 / 100, "int8 {int8} vs f16 {f16}");
+    assert!(
+        bytes.len()
+            < weights::to_safetensors(&model, StoredDType::F16)
+                .expect("f16")
+                .len()
+    );
+}
+
+/// A channel whose scale is 0 loads as zeros (what a channel of all-zero weights is stored as).
+#[test]
+fn int8_zero_scale_loads_as_a_zero_channel() {
+    let (_, json, bytes, _) = saved(StoredDType::I8, "int8-zero");
+    let mut tensors = common::raw_tensors(&bytes);
+    let name = "head_out.weight";
+    let scale = tensors
+        .iter_mut()
+        .find(|t| t.0 == format!("{name}.scale"))
+        .expect("scale");
+    scale.3[..4].copy_from_slice(&0f32.to_le_bytes());
+    let edited = common::raw_file(&tensors, bytes.len());
+    let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
+    value["sha256"] = weights::sha256_hex(&edited).into();
+    let (loaded, _) = weights::load_from_bytes(&value.to_string(), &edited, &Device::flex())
+        .expect("a zero scale is valid");
+    let params = weights::named_parameters(&loaded).expect("params");
+    let (_, shape, values) = params.iter().find(|t| t.0 == name).expect("tensor");
+    let row_len = values.len() / shape[0];
+    assert!(values[..row_len].iter().all(|v| *v == 0.0));
+    assert!(values[row_len..].iter().any(|v| *v != 0.0));
 }
 
 #[test]

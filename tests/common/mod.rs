@@ -81,3 +81,46 @@ pub fn page_test_image(file: &str, index: usize) -> Vec<u8> {
         .map(|v| v.as_u64().expect("level") as u8)
         .collect()
 }
+
+/// One tensor of a safetensors file: (name, dtype, shape, raw little-endian bytes).
+pub type RawTensor = (String, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
+/// The tensors of a valid safetensors file, sorted by name.
+pub fn raw_tensors(bytes: &[u8]) -> Vec<RawTensor> {
+    let file = safetensors::SafeTensors::deserialize(bytes).expect("safetensors");
+    let mut tensors: Vec<RawTensor> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            (
+                name,
+                view.dtype(),
+                view.shape().to_vec(),
+                view.data().to_vec(),
+            )
+        })
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    tensors
+}
+
+/// Serializes `tensors` as safetensors; if that is shorter than `min_len` bytes, a
+/// `__metadata__` entry pads the header up to at least `min_len`, so that a file with a
+/// tensor removed or narrowed still passes the loader's length check and reaches the check it
+/// is meant for.
+pub fn raw_file(tensors: &[RawTensor], min_len: usize) -> Vec<u8> {
+    let serialize = |metadata: Option<std::collections::HashMap<String, String>>| {
+        let views = tensors.iter().map(|(name, dtype, shape, bytes)| {
+            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+                .expect("consistent tensor");
+            (name.clone(), view)
+        });
+        safetensors::serialize(views, metadata).expect("serialize")
+    };
+    let plain = serialize(None);
+    if plain.len() >= min_len {
+        return plain;
+    }
+    let pad = "x".repeat(min_len - plain.len());
+    serialize(Some([("pad".to_string(), pad)].into_iter().collect()))
+}

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use clap::Args;
 use pixelcnn::data::{self, Dataset, DatasetKind, Split};
 use pixelcnn::train::{self, Schedule, TrainOptions, TrainSegment};
-use pixelcnn::weights::{self, Metrics};
+use pixelcnn::weights::{self, Metrics, StoredDType};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 use crate::{Backend, DataArgs, bits_per_dim, default_workers, device, device_name};
@@ -25,7 +25,9 @@ pub struct ExportOptions {
     test_limit: Option<usize>,
     #[arg(long, default_value_t = 500)]
     eval_batch: usize,
-    /// Write nothing unless the test NLL beats the manifest already at the destination.
+    /// Write nothing unless the test NLL of the weights as stored beats the one of the manifest
+    /// already at the destination. Without it the export always writes (e.g. to re-store the
+    /// same checkpoint in another format).
     #[arg(long)]
     only_if_better: bool,
 }
@@ -257,8 +259,8 @@ pub fn run_export(args: ExportArgs) -> Result<(), Box<dyn Error>> {
     )
 }
 
-/// Evaluates on the test split in f32 and f16, stores the smaller dtype when it costs no
-/// likelihood, and writes weights + manifest.
+/// Evaluates on the test split in f32, f16 and int8, stores the smallest format that costs at
+/// most 0.1 nats per image (see [`weights::storage_dtype`]), and writes weights + manifest.
 #[allow(clippy::too_many_arguments)]
 fn export(
     model: &PixelCnn,
@@ -279,18 +281,26 @@ fn export(
     eprintln!("evaluating on {} test images", test_set.len());
     let evaluate =
         |m: &PixelCnn| train::evaluate(m, &test_set, options.eval_batch, workers, device, true);
-    let nll_f32 = evaluate(model);
-    let f16_bytes = weights::to_safetensors(model, weights::StoredDType::F16)?;
-    let nll_f16 = evaluate(&weights::model_from_safetensors(
-        config, &f16_bytes, device,
-    )?);
-    let dtype = weights::storage_dtype(nll_f32, nll_f16);
+    // Each format is evaluated as the loader rebuilds it from the bytes it would store.
+    let nll_as = |dtype: StoredDType| -> Result<f64, Box<dyn Error>> {
+        let bytes = weights::to_safetensors(model, dtype)?;
+        let nll = evaluate(&weights::model_from_safetensors(
+            config, &bytes, dtype, device,
+        )?);
+        eprintln!("{}: {nll:.3} nats, {} bytes", dtype.name(), bytes.len());
+        Ok(nll)
+    };
+    let nll_f32 = nll_as(StoredDType::F32)?;
+    let nll_f16 = nll_as(StoredDType::F16)?;
+    let nll_int8 = nll_as(StoredDType::I8)?;
+    let dtype = weights::storage_dtype(nll_f32, nll_f16, nll_int8);
     let nll = match dtype {
-        weights::StoredDType::F16 => nll_f16,
-        weights::StoredDType::F32 => nll_f32,
+        StoredDType::I8 => nll_int8,
+        StoredDType::F16 => nll_f16,
+        StoredDType::F32 => nll_f32,
     };
     println!(
-        "test NLL: f32 {nll_f32:.3} nats, f16 {nll_f16:.3} nats; storing {}",
+        "test NLL: f32 {nll_f32:.3} nats, f16 {nll_f16:.3} nats, int8 {nll_int8:.3} nats; storing {}",
         dtype.name()
     );
     let manifest_path = options.out_dir.join(format!("{}.json", options.name));
