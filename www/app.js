@@ -212,6 +212,8 @@ async function loadModel(source) {
   clearError();
   $('complete').disabled = $('sample').disabled = true;
   $('status').textContent = 'Loading the model…';
+  // The test images download while the engine loads the model.
+  const digits = fetchDigits(source.images);
   let info;
   try {
     info = await state.engine.loadModel(source.manifest);
@@ -271,7 +273,7 @@ async function loadModel(source) {
   $('surprise-legend').setAttribute('aria-label',
     `Colour scale: 0 nats (expected) clear, ${max} nats or more (very surprising) dark red`);
   $('status').textContent = 'Draw, hide part of it, then Complete.';
-  await loadDigits(source.images);
+  await loadDigits(source.images, digits);
   if (load !== state.loads) return true;
   if (state.digits) {
     // The first impression: a held-out image with its lower part hidden, ready to complete.
@@ -392,14 +394,24 @@ function selectTool(tool) {
   }
 }
 
-async function loadDigits(url) {
+/** Fetches a test-image file; the promise carries the error instead of rejecting. */
+function fetchDigits(url) {
+  return fetch(url)
+    .then((response) => {
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      return response.json();
+    })
+    .catch((err) => ({ error: err }));
+}
+
+/** Takes the test images of `url` (fetched meanwhile by `fetching`) for the loaded model. */
+async function loadDigits(url, fetching) {
   const button = $('test-digit');
   button.disabled = true;
   state.digits = null;
   try {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const data = await response.json();
+    const data = await fetching;
+    if (data.error) throw data.error;
     const size = state.info.channels * state.info.width * state.info.height;
     if (data.width !== state.info.width || data.height !== state.info.height) {
       throw new Error(`digits are ${data.width}×${data.height}, the model wants ${state.info.width}×${state.info.height}`);
