@@ -55,6 +55,10 @@ pub struct Manifest {
     pub weights: String,
     /// How the weights are stored: "int8", "f16" or "f32" (see [`StoredDType`]).
     pub dtype: String,
+    /// For int8: the quantization steps on each side of zero (127 = the whole int8 range;
+    /// fewer steps compress better). Informational: the loader needs only the scales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8_steps: Option<u8>,
     pub sha256: String,
     pub params: usize,
     pub metrics: Metrics,
@@ -105,18 +109,85 @@ const MAX_HEADER_BYTES: usize = 1 << 20;
 /// Test NLL (nats per image) a smaller format may add to the f32 weights' and still be stored.
 pub const STORAGE_TOLERANCE_NATS: f64 = 0.1;
 
-/// The dtype to store trained weights in, from the test NLL of each: the smallest of int8,
-/// f16 and f32 whose NLL is at most [`STORAGE_TOLERANCE_NATS`] above f32's.
-// Why 0.1: far below run-to-run training noise, invisible in samples; each step halves the file.
-pub fn storage_dtype(test_nll_f32: f64, test_nll_f16: f64, test_nll_int8: f64) -> StoredDType {
-    let fits = |nll: f64| nll - test_nll_f32 <= STORAGE_TOLERANCE_NATS;
-    if fits(test_nll_int8) {
-        StoredDType::I8
-    } else if fits(test_nll_f16) {
-        StoredDType::F16
-    } else {
-        StoredDType::F32
+/// How trained weights are encoded: the file's dtype and, for int8, the quantization steps on
+/// each side of zero. Fewer steps leave gzip (what a browser downloads) less to encode: with
+/// 31 steps an int8 file compresses to about 6 bits per weight, with 127 to about 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoding {
+    pub dtype: StoredDType,
+    /// 1..=127; only meaningful for int8.
+    pub int8_steps: u8,
+}
+
+impl Encoding {
+    pub const F32: Self = Self::plain(StoredDType::F32);
+    pub const F16: Self = Self::plain(StoredDType::F16);
+
+    const fn plain(dtype: StoredDType) -> Self {
+        Self {
+            dtype,
+            int8_steps: 127,
+        }
     }
+
+    /// int8 with `steps` quantization steps on each side of zero (clamped to 1..=127).
+    pub fn int8(steps: u8) -> Self {
+        Self {
+            dtype: StoredDType::I8,
+            int8_steps: steps.clamp(1, 127),
+        }
+    }
+
+    /// Smallest download first: the encodings `pixelcnn export` tries in this order.
+    pub fn candidates() -> [Self; 5] {
+        [
+            Self::int8(31),
+            Self::int8(63),
+            Self::int8(127),
+            Self::F16,
+            Self::F32,
+        ]
+    }
+
+    /// "int8 (31 steps)", "f16", "f32".
+    pub fn describe(self) -> String {
+        match self.dtype {
+            StoredDType::I8 => format!("int8 ({} steps)", self.int8_steps),
+            other => other.name().to_string(),
+        }
+    }
+}
+
+impl From<StoredDType> for Encoding {
+    fn from(dtype: StoredDType) -> Self {
+        Self::plain(dtype)
+    }
+}
+
+/// Whether weights with test NLL `nll` may be stored in place of f32 weights with `nll_f32`.
+// Why 0.1: far below run-to-run training noise, invisible in samples; each step halves the file.
+pub fn within_tolerance(nll_f32: f64, nll: f64) -> bool {
+    nll - nll_f32 <= STORAGE_TOLERANCE_NATS
+}
+
+/// The encoding to store trained weights in: the first of [`Encoding::candidates`] (smallest
+/// download first) whose test NLL, measured by `nll_of`, is at most [`STORAGE_TOLERANCE_NATS`]
+/// above the f32 weights' `nll_f32`; f32 when none is. Candidates after the chosen one are
+/// not measured. Returns the encoding and its NLL.
+pub fn choose_encoding<E>(
+    nll_f32: f64,
+    mut nll_of: impl FnMut(Encoding) -> Result<f64, E>,
+) -> Result<(Encoding, f64), E> {
+    for encoding in Encoding::candidates() {
+        if encoding == Encoding::F32 {
+            break;
+        }
+        let nll = nll_of(encoding)?;
+        if within_tolerance(nll_f32, nll) {
+            return Ok((encoding, nll));
+        }
+    }
+    Ok((Encoding::F32, nll_f32))
 }
 
 /// Bytes of tensor data (the file without its header) that a weights file of `config` stored
@@ -222,19 +293,21 @@ pub fn effective_parameters(model: &PixelCnn) -> Result<Vec<NamedTensor>, LoadEr
         .collect())
 }
 
-/// Symmetric int8 quantization of each of `rows` equal rows of `values`: scale = max|v| / 127
-/// (0 for a row of zeros), q = round(v / scale) in [-127, 127]. Returns (q, scales).
-pub fn quantize_rows(values: &[f32], rows: usize) -> (Vec<i8>, Vec<f32>) {
+/// Symmetric int8 quantization of each of `rows` equal rows of `values` with `steps` steps on
+/// each side of zero (at most 127): scale = max|v| / steps (0 for a row of zeros),
+/// q = round(v / scale) in [-steps, steps]. Returns (q, scales).
+pub fn quantize_rows(values: &[f32], rows: usize, steps: u8) -> (Vec<i8>, Vec<f32>) {
+    let steps = f32::from(steps.clamp(1, 127));
     let row_len = values.len().checked_div(rows).unwrap_or(0).max(1);
     let mut q = Vec::with_capacity(values.len());
     let mut scales = Vec::with_capacity(rows);
     for row in values.chunks(row_len) {
         let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let scale = max / 127.0;
+        let scale = max / steps;
         scales.push(scale);
         q.extend(row.iter().map(|v| {
             if scale > 0.0 {
-                (v / scale).round().clamp(-127.0, 127.0) as i8
+                (v / scale).round().clamp(-steps, steps) as i8
             } else {
                 0
             }
@@ -243,8 +316,13 @@ pub fn quantize_rows(values: &[f32], rows: usize) -> (Vec<i8>, Vec<f32>) {
     (q, scales)
 }
 
-/// Serializes the model's parameters as safetensors bytes.
-pub fn to_safetensors(model: &PixelCnn, dtype: StoredDType) -> Result<Vec<u8>, LoadError> {
+/// Serializes the model's parameters as safetensors bytes (`encoding`: a [`StoredDType`] or
+/// an [`Encoding`]).
+pub fn to_safetensors(
+    model: &PixelCnn,
+    encoding: impl Into<Encoding>,
+) -> Result<Vec<u8>, LoadError> {
+    let Encoding { dtype, int8_steps } = encoding.into();
     let params = match dtype {
         StoredDType::I8 => effective_parameters(model)?,
         StoredDType::F16 | StoredDType::F32 => named_parameters(model)?,
@@ -255,7 +333,7 @@ pub fn to_safetensors(model: &PixelCnn, dtype: StoredDType) -> Result<Vec<u8>, L
         let bytes = match st_dtype {
             Dtype::I8 => {
                 let rows = shape[0];
-                let (q, scales) = quantize_rows(&values, rows);
+                let (q, scales) = quantize_rows(&values, rows, int8_steps);
                 encoded.push((
                     format!("{name}.scale"),
                     Dtype::F32,
@@ -540,11 +618,13 @@ mod files {
         dir: &Path,
         name: &str,
         dataset: &str,
-        dtype: StoredDType,
+        encoding: impl Into<Encoding>,
         metrics: Metrics,
     ) -> Result<Manifest, LoadError> {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        let bytes = to_safetensors(model, dtype)?;
+        let encoding = encoding.into();
+        let dtype = encoding.dtype;
+        let bytes = to_safetensors(model, encoding)?;
         let weights = format!("{name}.safetensors");
         let weights_path = dir.join(&weights);
         std::fs::write(&weights_path, &bytes).map_err(|e| io_error(&weights_path, e))?;
@@ -564,6 +644,7 @@ mod files {
             config,
             weights,
             dtype: dtype.name().to_string(),
+            int8_steps: (dtype == StoredDType::I8).then_some(encoding.int8_steps),
             sha256: sha256_hex(&bytes),
             metrics,
         };
@@ -582,18 +663,31 @@ pub use files::{load_model, save_model, weights_path};
 mod tests {
     use super::*;
 
+    /// Measured NLLs per encoding; records which were asked for.
+    fn choose(nll_f32: f64, measured: &[(Encoding, f64)]) -> (Encoding, Vec<Encoding>) {
+        let mut asked = vec![];
+        let (chosen, _) = choose_encoding::<()>(nll_f32, |e| {
+            asked.push(e);
+            Ok(measured.iter().find(|(m, _)| *m == e).map_or(f64::INFINITY, |m| m.1))
+        })
+        .expect("no error");
+        (chosen, asked)
+    }
+
     #[test]
-    fn storage_dtype_is_the_smallest_within_a_tenth_of_a_nat() {
-        // int8 within 0.1 nats (the limit included): int8, whatever f16 costs.
-        assert_eq!(storage_dtype(90.0, 90.001, 90.1), StoredDType::I8);
-        assert_eq!(storage_dtype(90.0, 90.2, 90.05), StoredDType::I8);
-        // int8 over, f16 within: f16.
-        assert_eq!(storage_dtype(90.0, 90.03, 90.4), StoredDType::F16);
-        assert_eq!(storage_dtype(90.0, 90.1, 90.1001), StoredDType::F16);
-        // Both over: f32.
-        assert_eq!(storage_dtype(1650.59, 1650.8, 1652.0), StoredDType::F32);
+    fn the_smallest_encoding_within_a_tenth_of_a_nat_is_stored() {
+        let [i31, i63, i127, f16, _] = Encoding::candidates();
+        // The smallest already fits (the limit included): nothing else is measured.
+        assert_eq!(choose(90.0, &[(i31, 90.1)]), (i31, vec![i31]));
+        // 31 steps over, 63 within.
+        assert_eq!(choose(90.0, &[(i31, 90.4), (i63, 90.05)]), (i63, vec![i31, i63]));
+        // Only f16 fits.
+        let measured = [(i31, 91.0), (i63, 90.3), (i127, 90.1001), (f16, 90.03)];
+        assert_eq!(choose(90.0, &measured), (f16, vec![i31, i63, i127, f16]));
+        // Nothing fits: f32.
+        assert_eq!(choose(1650.59, &[(f16, 1650.8)]).0, Encoding::F32);
         // A format that measures better than f32 (noise) fits too.
-        assert_eq!(storage_dtype(90.0, 89.99, 89.98), StoredDType::I8);
+        assert_eq!(choose(90.0, &[(i31, 89.98)]).0, i31);
     }
 
     #[test]
@@ -607,9 +701,47 @@ mod tests {
 
     #[test]
     fn quantize_rows_is_symmetric_per_row() {
-        let (q, scales) = quantize_rows(&[0.5, -1.27, 0.0, 0.0, 0.0, 0.0, 2.54, 1.0, -0.01], 3);
+        let values = [0.5, -1.27, 0.0, 0.0, 0.0, 0.0, 2.54, 1.0, -0.01];
+        let (q, scales) = quantize_rows(&values, 3, 127);
         assert_eq!(scales, [0.01, 0.0, 0.02]);
         assert_eq!(q, [50, -127, 0, 0, 0, 0, 127, 50, -1]);
+        // Fewer steps: the same rows on a coarser grid.
+        let (q, scales) = quantize_rows(&values, 3, 31);
+        assert_eq!(scales, [1.27 / 31.0, 0.0, 2.54 / 31.0]);
+        assert_eq!(q, [12, -31, 0, 0, 0, 0, 31, 12, 0]);
+    }
+
+    #[cfg(feature = "cli")] // gzip comes with the CLI's dependencies
+    #[test]
+    fn fewer_int8_steps_make_a_file_that_compresses_better_and_loads_the_same_way() {
+        let device = Device::flex();
+        device.seed(5);
+        let config = PixelCnnConfig {
+            hidden: 16,
+            layers: 2,
+            head: 16,
+            ..PixelCnnConfig::mnist()
+        };
+        let model = PixelCnn::new(&config, &device).expect("config");
+        let gzip = |bytes: &[u8]| {
+            use std::io::Write;
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder.write_all(bytes).expect("gzip");
+            encoder.finish().expect("gzip").len()
+        };
+        let wide = to_safetensors(&model, Encoding::int8(127)).expect("127");
+        let narrow = to_safetensors(&model, Encoding::int8(31)).expect("31");
+        assert_eq!(wide.len(), narrow.len(), "the same tensors, the same dtypes");
+        assert!(
+            gzip(&narrow) < gzip(&wide) * 9 / 10,
+            "{} vs {} bytes gzipped",
+            gzip(&narrow),
+            gzip(&wide)
+        );
+        let loaded = model_from_safetensors(&config, &narrow, StoredDType::I8, &device)
+            .expect("a 31-step file loads as int8");
+        assert_eq!(loaded.num_params(), model.num_params());
     }
 
     /// The length check's data sizes equal what `to_safetensors` writes, for every dtype and

@@ -428,7 +428,7 @@ fn broken_int8_files_give_their_own_errors() {
             Box::new(|t| {
                 let i = find(t, bias);
                 let values = f32s(&t[i].3);
-                let (q, scales) = weights::quantize_rows(&values, 1);
+                let (q, scales) = weights::quantize_rows(&values, 1, 127);
                 t[i].1 = Dtype::I8;
                 t[i].3 = q.iter().map(|v| *v as u8).collect();
                 t.push((

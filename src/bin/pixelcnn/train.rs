@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use clap::Args;
 use pixelcnn::data::{self, Dataset, DatasetKind, Split};
 use pixelcnn::train::{self, Schedule, TrainOptions, TrainSegment};
-use pixelcnn::weights::{self, Metrics, StoredDType};
+use pixelcnn::weights::{self, Encoding, Metrics};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 use crate::{Backend, DataArgs, bits_per_dim, default_workers, device, device_name};
@@ -259,8 +259,9 @@ pub fn run_export(args: ExportArgs) -> Result<(), Box<dyn Error>> {
     )
 }
 
-/// Evaluates on the test split in f32, f16 and int8, stores the smallest format that costs at
-/// most 0.1 nats per image (see [`weights::storage_dtype`]), and writes weights + manifest.
+/// Evaluates on the test split in f32, then the smaller encodings from the smallest download up
+/// until one costs at most 0.1 nats per image (see [`weights::choose_encoding`]); writes that
+/// one's weights + manifest.
 #[allow(clippy::too_many_arguments)]
 fn export(
     model: &PixelCnn,
@@ -281,27 +282,33 @@ fn export(
     eprintln!("evaluating on {} test images", test_set.len());
     let evaluate =
         |m: &PixelCnn| train::evaluate(m, &test_set, options.eval_batch, workers, device, true);
-    // Each format is evaluated as the loader rebuilds it from the bytes it would store.
-    let nll_as = |dtype: StoredDType| -> Result<f64, Box<dyn Error>> {
-        let bytes = weights::to_safetensors(model, dtype)?;
+    // Each encoding is evaluated as the loader rebuilds it from the bytes it would store.
+    let nll_as = |encoding: Encoding| -> Result<f64, Box<dyn Error>> {
+        let bytes = weights::to_safetensors(model, encoding)?;
         let nll = evaluate(&weights::model_from_safetensors(
-            config, &bytes, dtype, device,
+            config,
+            &bytes,
+            encoding.dtype,
+            device,
         )?);
-        eprintln!("{}: {nll:.3} nats, {} bytes", dtype.name(), bytes.len());
+        eprintln!(
+            "{}: {nll:.3} nats, {} bytes",
+            encoding.describe(),
+            bytes.len()
+        );
         Ok(nll)
     };
-    let nll_f32 = nll_as(StoredDType::F32)?;
-    let nll_f16 = nll_as(StoredDType::F16)?;
-    let nll_int8 = nll_as(StoredDType::I8)?;
-    let dtype = weights::storage_dtype(nll_f32, nll_f16, nll_int8);
-    let nll = match dtype {
-        StoredDType::I8 => nll_int8,
-        StoredDType::F16 => nll_f16,
-        StoredDType::F32 => nll_f32,
-    };
+    let nll_f32 = nll_as(Encoding::F32)?;
+    let mut measured = vec![];
+    let (encoding, nll) = weights::choose_encoding(nll_f32, |encoding| {
+        let nll = nll_as(encoding)?;
+        measured.push(format!("{} {nll:.3} nats", encoding.describe()));
+        Ok::<_, Box<dyn Error>>(nll)
+    })?;
     println!(
-        "test NLL: f32 {nll_f32:.3} nats, f16 {nll_f16:.3} nats, int8 {nll_int8:.3} nats; storing {}",
-        dtype.name()
+        "test NLL: f32 {nll_f32:.3} nats, {}; storing {}",
+        measured.join(", "),
+        encoding.describe()
     );
     let manifest_path = options.out_dir.join(format!("{}.json", options.name));
     if options.only_if_better
@@ -328,7 +335,7 @@ fn export(
         &options.out_dir,
         &options.name,
         &data::describe(data.kind(), config.levels),
-        dtype,
+        encoding,
         metrics,
     )?;
     println!("{}", serde_json::to_string_pretty(&manifest.metrics)?);
