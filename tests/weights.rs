@@ -87,11 +87,52 @@ fn f16_round_trip_is_close() {
     }
 }
 
+/// A model of `config()` whose every parameter, biases included, comes from a fixed
+/// pseudo-random sequence: uniform in ±1/√fan-in. (burn's random initialisation is global and
+/// shared with the tests running alongside, so a fresh model differs from run to run.)
+fn fixed_model() -> PixelCnn {
+    let device = Device::flex();
+    let fresh = PixelCnn::new(&config(), &device).expect("config");
+    let mut state = 2026u64;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let tensors: Vec<common::RawTensor> = weights::named_parameters(&fresh)
+        .expect("params")
+        .into_iter()
+        .map(|(name, shape, values)| {
+            let fan_in = (values.len() / shape[0]).max(1) as f32;
+            let bytes = values
+                .iter()
+                .flat_map(|_| (uniform() / fan_in.sqrt()).to_le_bytes())
+                .collect();
+            (name, Dtype::F32, shape, bytes)
+        })
+        .collect();
+    let bytes = common::raw_file(&tensors, 0);
+    weights::model_from_safetensors(&config(), &bytes, StoredDType::F32, &device).expect("load")
+}
+
 /// An int8 file: every rank ≥ 2 tensor within half a quantization step of the (masked)
 /// weights, biases exact, logits close to the f32 model's, and the file about half of f16.
 #[test]
 fn int8_round_trip_is_within_half_a_step_and_smaller_than_f16() {
-    let (dir, json, bytes, model) = saved(StoredDType::I8, "int8");
+    let model = fixed_model();
+    let dir = TempDir::new("weights-int8");
+    let metrics = weights::Metrics {
+        test_nll_nats: 1.0,
+        test_bits_per_dim: 0.1,
+        test_nll_nats_f32: None,
+        epochs: 0.0,
+        train_seconds: 0.0,
+        device: "test".into(),
+    };
+    weights::save_model(&model, &dir, "m", "fixture", StoredDType::I8, metrics).expect("save");
+    let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
+    let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
     let (loaded, manifest) =
         weights::load_model(&dir.join("m.json"), &Device::flex()).expect("load");
     assert_eq!(manifest.dtype, "int8");
@@ -153,7 +194,7 @@ fn int8_round_trip_is_within_half_a_step_and_smaller_than_f16() {
         .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
     println!("largest logit {largest}, largest change {worst}");
     assert!(
-        largest > 0.0 && worst <= 0.02 * largest,
+        largest > 0.1 && worst <= 0.01 * largest,
         "logits moved by up to {worst}"
     );
 
