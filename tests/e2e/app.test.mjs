@@ -445,14 +445,15 @@ for (const backend of BACKENDS) {
 
 // ---------------------------------------------------------------- colour, first view, bad models
 
-/** The mnist weights with a NaN (f16 0x7e00) as the first value of their first tensor. */
+/** The mnist weights with a NaN as the first value of their first tensor that holds floats. */
 function weightsWithNan() {
   const out = Buffer.from(weights);
   const headerLength = Number(out.readBigUInt64LE(0));
   const header = JSON.parse(out.subarray(8, 8 + headerLength).toString('utf8'));
-  const [name] = Object.keys(header).filter((k) => k !== '__metadata__').sort();
+  const name = Object.keys(header).filter((k) => k !== '__metadata__' && ['F32', 'F16'].includes(header[k].dtype)).sort()[0];
   const at = 8 + headerLength + header[name].data_offsets[0];
-  out.writeUInt16LE(0x7e00, at);
+  if (header[name].dtype === 'F32') out.writeFloatLE(NaN, at);
+  else out.writeUInt16LE(0x7e00, at);
   return out;
 }
 
