@@ -135,7 +135,7 @@ function describeBackends() {
   // A completion runs its whole pool of candidates as one batch.
   const n = Math.max(Number($('alternatives').value), Number($('candidates').value));
   const { backend, reason } = engine.describe(n);
-  $('backend').textContent = `${backendLabel(backend)}: ${reason}`;
+  $('backend').textContent = `${backendLabel(backend)} — ${reason}`;
   app.dataset.backend = backend;
 }
 

@@ -215,7 +215,7 @@ for (const backend of BACKENDS) {
       const app = await openReady(t, browser, { backend });
       assert.equal(await app.page.$eval('#app', (e) => e.dataset.backend), backend);
       assert.equal(await app.page.textContent('#backend'),
-        `${backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)'}: chosen with ?backend=${backend}`);
+        `${backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)'} — chosen with ?backend=${backend}`);
       const [used, unused] = backend === 'webgpu' ? [WEBGPU_MODULE, CPU_MODULE] : [CPU_MODULE, WEBGPU_MODULE];
       assert.ok(app.requests.some((u) => u.includes(used)), `${used} was not requested`);
       assert.deepEqual(app.requests.filter((u) => u.includes(unused)), []);
@@ -727,7 +727,7 @@ if (BACKENDS.includes('cpu')) {
       const app = await openReady(t, browser, {});
       const { page, problems } = app;
       assert.equal(await page.$eval('#app', (e) => e.dataset.backend), 'cpu');
-      assert.equal(await page.textContent('#backend'), 'CPU (wasm): this browser has no WebGPU adapter');
+      assert.equal(await page.textContent('#backend'), 'CPU (wasm) — this browser has no WebGPU adapter');
       await setRange(page, 'alternatives', 2);
       await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(26));
       const frame = await complete(page);
@@ -810,7 +810,7 @@ if (BACKENDS.includes('webgpu')) {
       await page.waitForFunction(() => document.getElementById('app').dataset.backend === 'webgpu', null, { timeout: LOAD_TIMEOUT });
       await setRange(page, 'alternatives', 2);
       await setRange(page, 'candidates', 2);
-      assert.equal(await page.textContent('#backend'), 'WebGPU: 3.0× faster than CPU at 2 candidates on this device');
+      assert.equal(await page.textContent('#backend'), 'WebGPU — 3.0× faster than CPU at 2 candidates on this device');
       await page.click('#clear');
       await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(27));
       const frame = await complete(page);
@@ -825,7 +825,7 @@ if (BACKENDS.includes('webgpu')) {
       const { page } = app;
       await setRange(page, 'alternatives', 4);
       await setRange(page, 'candidates', 16);
-      assert.equal(await page.textContent('#backend'), 'CPU (wasm): 2.5× faster than WebGPU at 16 candidates on this device');
+      assert.equal(await page.textContent('#backend'), 'CPU (wasm) — 2.5× faster than WebGPU at 16 candidates on this device');
       await page.click('#clear');
       await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(27));
       const frame = await complete(page);
@@ -838,7 +838,7 @@ if (BACKENDS.includes('webgpu')) {
     test('a software adapter (SwiftShader) is never timed: the CPU runs, the WebGPU module stays unloaded', async (t) => {
       const app = await openReady(t, browser, {});
       const { page } = app;
-      assert.match(await page.textContent('#backend'), /^CPU \(wasm\): the WebGPU adapter here is a software one/);
+      assert.match(await page.textContent('#backend'), /^CPU \(wasm\) — the WebGPU adapter here is a software one/);
       assert.deepEqual(app.requests.filter((u) => u.includes(WEBGPU_MODULE)), []);
       await assertNoErrors(app);
     });
