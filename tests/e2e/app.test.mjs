@@ -774,10 +774,12 @@ if (BACKENDS.includes('cpu')) {
 
 /**
  * An init script that makes the page see SwiftShader as a hardware adapter named "Test GPU"
- * (the engine's worker still gets the real one) and finds `calibration` stored for it.
+ * (the engine's worker still gets the real one) and, when given, finds `calibration` stored
+ * for it.
  */
-function fakeHardwareAdapter(calibration) {
+function fakeHardwareAdapter(calibration = null) {
   const key = `pixelcnn:calibration:test/fake//Test GPU:${manifest.sha256}`;
+  const store = calibration ? `localStorage.setItem(${JSON.stringify(key)}, ${JSON.stringify(JSON.stringify(calibration))});` : '';
   return `(() => {
     const request = GPU.prototype.requestAdapter;
     GPU.prototype.requestAdapter = async function (...args) {
@@ -789,7 +791,7 @@ function fakeHardwareAdapter(calibration) {
       }
       return adapter;
     };
-    localStorage.setItem(${JSON.stringify(key)}, ${JSON.stringify(JSON.stringify(calibration))});
+    ${store}
   })();`;
 }
 
@@ -832,6 +834,35 @@ if (BACKENDS.includes('webgpu')) {
       assert.equal(frame.done, frame.total);
       assert.equal(await page.$eval('#app', (e) => e.dataset.backend), 'cpu');
       assert.deepEqual(app.requests.filter((u) => u.includes(WEBGPU_MODULE)), []);
+      await assertNoErrors(app);
+    });
+
+    // The engine API directly (the page itself runs ?backend=cpu here), with a calibration of
+    // 2 pixels at batches 1 and 2: the page's own plan takes minutes on SwiftShader.
+    test('without stored timings on a hardware adapter, the engine times both engines and stores the result', async (t) => {
+      const app = await openReady(t, browser, { backend: 'cpu' }, { initScripts: [fakeHardwareAdapter()] });
+      const result = await app.page.evaluate(async () => {
+        const { Engine } = await import('./www/engine.js');
+        const store = new Map();
+        const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
+        const engine = await Engine.create('auto', { storage, calibration: { batches: [1, 2], pixels: 2 } });
+        await engine.loadModel('www/models/mnist.json');
+        const measuring = engine.describe(2).reason;
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no timings after 10 minutes')), 600_000);
+          const check = () => { if (engine.calibration) { clearTimeout(timer); resolve(); } };
+          engine.addEventListener('change', check);
+          check();
+        });
+        return { measuring, after: engine.describe(2), stored: [...store.entries()], calibration: engine.calibration };
+      });
+      assert.equal(result.measuring, 'measuring WebGPU on this device…');
+      assert.deepEqual(result.calibration.rows.map((r) => r.batch), [1, 2]);
+      for (const r of result.calibration.rows) assert.ok(r.cpuMs > 0 && r.webgpuMs > 0, JSON.stringify(r));
+      assert.deepEqual(result.stored.map(([k]) => k), [`pixelcnn:calibration:test/fake//Test GPU:${manifest.sha256}`]);
+      assert.deepEqual(JSON.parse(result.stored[0][1]), result.calibration);
+      assert.match(result.after.reason, /^\d+\.\d× faster than (CPU|WebGPU) at 2 candidates on this device$/);
+      assert.ok(app.requests.some((u) => u.includes(WEBGPU_MODULE)), 'the WebGPU engine was loaded to be timed');
       await assertNoErrors(app);
     });
 

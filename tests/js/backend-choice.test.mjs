@@ -76,6 +76,9 @@ describe('calibrations', () => {
     const report = (ms) => ({ rows: [1, 16].map((batch) => ({ batch, ms: ms * batch })) });
     const calibration = calibrationFrom(report(10), report(2));
     assert.deepEqual(calibration, { rows: [{ batch: 1, cpuMs: 10, webgpuMs: 2 }, { batch: 16, cpuMs: 160, webgpuMs: 32 }] });
+    // With several timed runs, the fastest of them counts.
+    const runs = (ms) => ({ rows: [{ batch: 4, ms: ms[1], runsMs: ms }] });
+    assert.deepEqual(calibrationFrom(runs([90, 40]), runs([30, 35])), { rows: [{ batch: 4, cpuMs: 40, webgpuMs: 30 }] });
     const store = new Map();
     const storage = { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v) };
     const key = calibrationKey(HARDWARE, 'abc123');
