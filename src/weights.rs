@@ -668,7 +668,10 @@ mod tests {
         let mut asked = vec![];
         let (chosen, _) = choose_encoding::<()>(nll_f32, |e| {
             asked.push(e);
-            Ok(measured.iter().find(|(m, _)| *m == e).map_or(f64::INFINITY, |m| m.1))
+            Ok(measured
+                .iter()
+                .find(|(m, _)| *m == e)
+                .map_or(f64::INFINITY, |m| m.1))
         })
         .expect("no error");
         (chosen, asked)
@@ -680,7 +683,10 @@ mod tests {
         // The smallest already fits (the limit included): nothing else is measured.
         assert_eq!(choose(90.0, &[(i31, 90.1)]), (i31, vec![i31]));
         // 31 steps over, 63 within.
-        assert_eq!(choose(90.0, &[(i31, 90.4), (i63, 90.05)]), (i63, vec![i31, i63]));
+        assert_eq!(
+            choose(90.0, &[(i31, 90.4), (i63, 90.05)]),
+            (i63, vec![i31, i63])
+        );
         // Only f16 fits.
         let measured = [(i31, 91.0), (i63, 90.3), (i127, 90.1001), (f16, 90.03)];
         assert_eq!(choose(90.0, &measured), (f16, vec![i31, i63, i127, f16]));
@@ -732,7 +738,11 @@ mod tests {
         };
         let wide = to_safetensors(&model, Encoding::int8(127)).expect("127");
         let narrow = to_safetensors(&model, Encoding::int8(31)).expect("31");
-        assert_eq!(wide.len(), narrow.len(), "the same tensors, the same dtypes");
+        assert_eq!(
+            wide.len(),
+            narrow.len(),
+            "the same tensors, the same dtypes"
+        );
         assert!(
             gzip(&narrow) < gzip(&wide) * 9 / 10,
             "{} vs {} bytes gzipped",
