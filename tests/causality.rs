@@ -4,7 +4,7 @@
 
 mod common;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
 
 fn config(channels: usize, levels: usize, side: usize) -> PixelCnnConfig {
@@ -31,18 +31,6 @@ fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
     PixelCnn::new(cfg, &device).expect("valid config")
 }
 
-fn logits(model: &PixelCnn, levels: &[f32], cfg: &PixelCnnConfig) -> Vec<f32> {
-    let x = Tensor::<4>::from_data(
-        TensorData::new(levels.to_vec(), [1, cfg.channels, cfg.height, cfg.width]),
-        &Device::flex(),
-    );
-    model
-        .forward(x, None)
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32 logits")
-}
-
 /// Value position (raster pixel, then channel) of a logit index in [1, C, K, H, W].
 fn logit_position(index: usize, cfg: &PixelCnnConfig) -> usize {
     let pixels = cfg.height * cfg.width;
@@ -62,12 +50,12 @@ fn check_causality(channels: usize, side: usize) {
     let model = seeded_model(&cfg, 7);
     let n = cfg.values_per_image();
     let base: Vec<f32> = (0..n).map(|i| ((i * 7 + 3) % cfg.levels) as f32).collect();
-    let reference = logits(&model, &base, &cfg);
+    let reference = common::logits(&model, &base);
     for p in 0..n {
         let mut changed = base.clone();
         let at = input_index(p, &cfg);
         changed[at] = (changed[at] + 1.0) % cfg.levels as f32;
-        let out = logits(&model, &changed, &cfg);
+        let out = common::logits(&model, &changed);
         let mut later_changed = false;
         for (i, (a, b)) in reference.iter().zip(&out).enumerate() {
             let q = logit_position(i, &cfg);
@@ -110,8 +98,8 @@ fn no_blind_spot_last_pixel_sees_top_right_corner() {
     let base = vec![1.0; n];
     let mut changed = base.clone();
     changed[cfg.width - 1] = 3.0; // row 0, last column
-    let a = logits(&model, &base, &cfg);
-    let b = logits(&model, &changed, &cfg);
+    let a = common::logits(&model, &base);
+    let b = common::logits(&model, &changed);
     let last_pixel = n - 1;
     let pixels = cfg.height * cfg.width;
     let differs = (0..cfg.levels)

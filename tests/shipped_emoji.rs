@@ -6,21 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use pixelcnn::weights;
-
-fn logits(model: &pixelcnn::PixelCnn, image: &[f32]) -> Vec<f32> {
-    let c = &model.config;
-    let x = Tensor::<4>::from_data(
-        TensorData::new(image.to_vec(), [1, c.channels, c.height, c.width]),
-        &Device::flex(),
-    );
-    model
-        .forward(x, None)
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32")
-}
 
 #[test]
 fn shipped_emoji_model_generates_r_then_g_then_b() {
@@ -47,7 +34,7 @@ fn shipped_emoji_model_generates_r_then_g_then_b() {
         .map(f32::from)
         .collect();
     let plane = c.height * c.width;
-    let (k, base) = (c.levels, logits(&model, &image));
+    let (k, base) = (c.levels, common::logits(&model, &image));
     // Logits [C, K, H, W] at pixel p of channel ch.
     let at = |l: &[f32], ch: usize, p: usize| -> Vec<f32> {
         (0..k)
@@ -58,7 +45,7 @@ fn shipped_emoji_model_generates_r_then_g_then_b() {
     for p in [0, 37, 120, 255] {
         let mut red = image.clone();
         red[p] = 255.0 - red[p];
-        let after_red = logits(&model, &red);
+        let after_red = common::logits(&model, &red);
         assert!(
             !differs(at(&base, 0, p), at(&after_red, 0, p)),
             "R at {p} sees its own R"
@@ -74,7 +61,7 @@ fn shipped_emoji_model_generates_r_then_g_then_b() {
 
         let mut green = image.clone();
         green[plane + p] = 255.0 - green[plane + p];
-        let after_green = logits(&model, &green);
+        let after_green = common::logits(&model, &green);
         assert!(
             !differs(at(&base, 0, p), at(&after_green, 0, p)),
             "R at {p} sees G"
@@ -86,7 +73,7 @@ fn shipped_emoji_model_generates_r_then_g_then_b() {
 
         let mut blue = image.clone();
         blue[2 * plane + p] = 255.0 - blue[2 * plane + p];
-        let after_blue = logits(&model, &blue);
+        let after_blue = common::logits(&model, &blue);
         for ch in 0..3 {
             assert!(
                 !differs(at(&base, ch, p), at(&after_blue, ch, p)),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use common::TempDir;
 use pixelcnn::error::LoadError;
 use pixelcnn::weights::{self, StoredDType};
@@ -26,19 +26,10 @@ fn config() -> PixelCnnConfig {
     }
 }
 
+/// The logits of a fixed 8×8 image of alternating 0s and 1s.
 fn logits(model: &PixelCnn) -> Vec<f32> {
-    let x = Tensor::<4>::from_data(
-        TensorData::new(
-            (0..64).map(|i| (i % 2) as f32).collect::<Vec<_>>(),
-            [1, 1, 8, 8],
-        ),
-        &Device::flex(),
-    );
-    model
-        .forward(x, None)
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32")
+    let image: Vec<f32> = (0..64).map(|i| (i % 2) as f32).collect();
+    common::logits(model, &image)
 }
 
 /// Saves a fresh model into a temp dir; returns (dir, manifest json, weights bytes, model).
@@ -121,18 +112,7 @@ fn fixed_model() -> PixelCnn {
 #[test]
 fn int8_round_trip_is_within_half_a_step_and_smaller_than_f16() {
     let model = fixed_model();
-    let dir = TempDir::new("weights-int8");
-    let metrics = weights::Metrics {
-        test_nll_nats: 1.0,
-        test_bits_per_dim: 0.1,
-        test_nll_nats_f32: None,
-        epochs: 0.0,
-        train_seconds: 0.0,
-        device: "test".into(),
-    };
-    weights::save_model(&model, &dir, "m", "fixture", StoredDType::I8, metrics).expect("save");
-    let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
-    let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
+    let (dir, json, bytes) = common::save_fixture(&model, StoredDType::I8, "weights-int8");
     let (loaded, manifest) =
         weights::load_model(&dir.join("m.json"), &Device::flex()).expect("load");
     assert_eq!(manifest.dtype, "int8");

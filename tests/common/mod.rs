@@ -51,8 +51,19 @@ pub fn saved_model(
     dtype: pixelcnn::weights::StoredDType,
     tag: &str,
 ) -> (TempDir, String, Vec<u8>, pixelcnn::PixelCnn) {
-    let dir = TempDir::new(tag);
     let model = pixelcnn::PixelCnn::new(config, &burn::tensor::Device::flex()).expect("config");
+    let (dir, json, bytes) = save_fixture(&model, dtype, tag);
+    (dir, json, bytes, model)
+}
+
+/// `model` saved as `m.json` + `m.safetensors` with placeholder metrics into a temporary
+/// folder: (folder, manifest JSON, weights bytes).
+pub fn save_fixture(
+    model: &pixelcnn::PixelCnn,
+    dtype: pixelcnn::weights::StoredDType,
+    tag: &str,
+) -> (TempDir, String, Vec<u8>) {
+    let dir = TempDir::new(tag);
     let metrics = pixelcnn::weights::Metrics {
         test_nll_nats: 1.0,
         test_bits_per_dim: 0.1,
@@ -61,10 +72,25 @@ pub fn saved_model(
         train_seconds: 0.0,
         device: "test".into(),
     };
-    pixelcnn::weights::save_model(&model, &dir, "m", "fixture", dtype, metrics).expect("save");
+    pixelcnn::weights::save_model(model, &dir, "m", "fixture", dtype, metrics).expect("save");
     let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
     let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
-    (dir, json, bytes, model)
+    (dir, json, bytes)
+}
+
+/// The logits [1, C, K, H, W] (flattened) of one image of level values [C, H, W], no class.
+pub fn logits(model: &pixelcnn::PixelCnn, image: &[f32]) -> Vec<f32> {
+    use burn::tensor::{Device, Tensor, TensorData};
+    let c = &model.config;
+    let x = Tensor::<4>::from_data(
+        TensorData::new(image.to_vec(), [1, c.channels, c.height, c.width]),
+        &Device::flex(),
+    );
+    model
+        .forward(x, None)
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 logits")
 }
 
 /// Level values of test image `index` in one of the page's JSON files under www/models/.
