@@ -30,7 +30,6 @@ const methods = {
     const module = await import(moduleUrl);
     await module.default();
     engine = await module.Engine.create(backend);
-    return { preference: engine.preference, hasWebgpu: engine.hasWebgpu, notice: engine.notice ?? null };
   },
   async loadModel(url) {
     const info = await engine.loadModel(url);
@@ -72,9 +71,6 @@ const methods = {
     const report = await engine.benchmark(options);
     if (dispatches !== null) report.dispatches = dispatches - before;
     return report;
-  },
-  dispatches() {
-    return dispatches;
   },
 };
 

@@ -110,16 +110,6 @@ export class Engine extends EventTarget {
     this.modelUrl = null;
   }
 
-  /** Whether a hardware (or forced) WebGPU adapter exists. */
-  get hasWebgpu() {
-    return this.preference === 'webgpu' || Boolean(this.adapter && !this.adapter.software);
-  }
-
-  /** Whether the WebGPU engine module has been requested. */
-  get webgpuLoaded() {
-    return this.#workers.webgpu !== null;
-  }
-
   /**
    * The backend a completion drawing `batch` candidates runs on, and why: { backend, reason }.
    * Until the WebGPU engine is ready, everything runs on the CPU (the first completion never

@@ -24,7 +24,7 @@ export interface StartOptions {
   label?: number | null;
   /** Default "cached" (the fast sampler). */
   sampler?: SamplerName;
-  /** Force a backend for this completion; default: the engine's choice for this batch size. */
+  /** Force a backend for this completion; default: the engine's primary one (WebGPU when it has it). */
   backend?: BackendName;
   /**
    * Candidates drawn for importance resampling (1..=64, at least `alternatives`): the

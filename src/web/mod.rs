@@ -107,8 +107,6 @@ pub struct Engine {
     gpu: Option<Device>,
     cpu: Device,
     notice: Option<String>,
-    /// In "auto" mode with WebGPU available, batches up to this size run on the CPU.
-    cpu_max_batch: Cell<usize>,
     loaded: RefCell<Option<Loaded>>,
     /// One image: level indices [C, H, W] and the known mask [H, W].
     canvas: RefCell<Option<(Vec<f32>, Vec<bool>)>>,
@@ -153,7 +151,6 @@ impl Engine {
             gpu,
             cpu: Device::flex(),
             notice,
-            cpu_max_batch: Cell::new(0),
             loaded: RefCell::new(None),
             canvas: RefCell::new(None),
             job: RefCell::new(None),
@@ -178,19 +175,6 @@ impl Engine {
     #[wasm_bindgen(getter)]
     pub fn notice(&self) -> Option<String> {
         self.notice.clone()
-    }
-
-    /// Backend a completion of `batch` alternatives runs on by default.
-    #[wasm_bindgen(js_name = backendFor, unchecked_return_type = "BackendName")]
-    pub fn backend_for(&self, batch: usize) -> String {
-        self.pick_backend(batch).as_str().into()
-    }
-
-    /// In "auto" mode: run batches up to `max_batch` on the CPU and larger ones on WebGPU
-    /// (0 = always WebGPU). The page sets this from measured timings.
-    #[wasm_bindgen(js_name = setCpuMaxBatch)]
-    pub fn set_cpu_max_batch(&self, max_batch: usize) {
-        self.cpu_max_batch.set(max_batch);
     }
 
     /// Fetches a manifest and its weights (URL relative to the manifest), checks the sha256
@@ -288,7 +272,7 @@ impl Engine {
         if let Some(n) = candidates {
             let backend = match options.backend {
                 Some(b) => self.check_backend(b).map_err(js_err)?,
-                None => self.pick_backend(n.max(batch)),
+                None => self.primary_backend(),
             };
             let request = ImportanceRequest {
                 levels,
@@ -315,7 +299,7 @@ impl Engine {
         };
         let backend = match options.backend {
             Some(b) => self.check_backend(b).map_err(js_err)?,
-            None => self.pick_backend(batch),
+            None => self.primary_backend(),
         };
         let sampler = options.sampler.unwrap_or_default();
         self.begin(request, sampler, backend)?;
@@ -410,7 +394,7 @@ impl Engine {
                 )));
             }
         };
-        let backend = self.pick_backend(batch);
+        let backend = self.primary_backend();
         let model = self.model_on(backend).map_err(js_err)?;
         let device = self.device(backend);
         let levels: Vec<i64> = pixels.iter().map(|&v| i64::from(v)).collect();
@@ -462,14 +446,6 @@ impl Engine {
             BackendName::Webgpu
         } else {
             BackendName::Cpu
-        }
-    }
-
-    fn pick_backend(&self, batch: usize) -> BackendName {
-        if self.gpu.is_some() && self.preference == "auto" && batch <= self.cpu_max_batch.get() {
-            BackendName::Cpu
-        } else {
-            self.primary_backend()
         }
     }
 
