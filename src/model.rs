@@ -210,14 +210,22 @@ impl HeadOps {
 }
 
 /// tanh(a) ⊙ σ(b) over the two halves of `axis` (the channel axis).
-///
-/// `a` is clamped to ±20 first: tanh(±20) is ±1 in f32, so nothing changes, but some WebGPU
-/// implementations (SwiftShader among them) return NaN from `tanh` for |a| ≳ 89.
 pub fn gate<const D: usize>(x: Tensor<D>, axis: usize) -> Tensor<D> {
     let half = x.dims()[axis] / 2;
     let a = x.clone().narrow(axis, 0, half);
     let b = x.narrow(axis, half, half);
-    a.clamp(-20.0, 20.0).tanh() * sigmoid(b)
+    tanh(a) * sigmoid(b)
+}
+
+/// tanh(a) = 2σ(2a) − 1, computed through the logistic function.
+///
+/// On the CPU backend `tanh` is a scalar libm call several times slower than the `exp` behind
+/// σ, and autodiff evaluates it twice (forward, and again for the backward pass): written this
+/// way training runs measurably faster (see the README's training-speed table). It also
+/// sidesteps WebGPU implementations (SwiftShader among them) whose `tanh` returns NaN for
+/// |a| ≳ 89, where σ saturates cleanly to 0 or 1.
+fn tanh<const D: usize>(a: Tensor<D>) -> Tensor<D> {
+    sigmoid(a * 2.0) * 2.0 - 1.0
 }
 
 /// Moves every row of a channels-last [B, H, W, C] tensor one down (row 0 becomes zeros), so
