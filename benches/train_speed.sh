@@ -7,15 +7,12 @@ set -euo pipefail
 rounds=${1:-2}
 python=${PYTHON:-python3}
 cores=$(nproc)
+source "$(dirname "$0")/time_training.sh"
 cargo build --release --bin pixelcnn -q
 for round in $(seq "$rounds"); do
   "$python" benches/torch_train_speed.py --steps 30 --warmup 5 --batch 64 --threads "$cores" 2>/dev/null |
     sed "s/^/round $round: /"
   for workers in "$cores" 1; do
-    ./target/release/pixelcnn train --limit 1280 --test-limit 10 --total-epochs 1 --lr 1e-3 \
-      --batch-size 64 --workers "$workers" --validation-images 0 \
-      --checkpoint-dir /tmp/pixelcnn-speed --out-dir /tmp/pixelcnn-speed --name speed 2>&1 |
-      grep -o 'trained .*' | sed "s/^/round $round: burn flex, $workers workers: /"
-    rm -rf /tmp/pixelcnn-speed
+    time_training ./target/release/pixelcnn 1280 64 "$workers" "round $round: burn flex, $workers workers"
   done
 done
