@@ -208,33 +208,7 @@ fn two_workers_give_the_gradients_of_one() {
         (loss_one - loss_two).abs() < 1e-5 * loss_one.abs(),
         "{loss_one} vs {loss_two}"
     );
-    let mut compared = 0;
-    let mut worst = 0.0f32;
-    let mut check = |a: Option<Tensor<4>>, b: Option<Tensor<4>>| {
-        let (a, b) = (a.expect("gradient"), b.expect("gradient"));
-        let a: Vec<f32> = a.into_data().try_into_vec::<f32>().expect("f32");
-        let b: Vec<f32> = b.into_data().try_into_vec::<f32>().expect("f32");
-        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
-        for (x, y) in a.iter().zip(&b) {
-            worst = worst.max((x - y).abs() / scale);
-        }
-        compared += 1;
-    };
-    for layer in &model.layers {
-        for conv in [
-            &layer.vertical,
-            &layer.horizontal,
-            &layer.vertical_to_horizontal,
-            &layer.output,
-        ] {
-            let id = conv.weight.id;
-            check(grads_one.get::<4>(id), grads_two.get::<4>(id));
-        }
-    }
-    for conv in [&model.head_hidden, &model.head_out] {
-        let id = conv.weight.id;
-        check(grads_one.get::<4>(id), grads_two.get::<4>(id));
-    }
+    let (compared, worst) = weight_gradient_difference(&model, &grads_one, &grads_two);
     println!("{compared} weight gradients compared, largest relative difference {worst:e}");
     assert_eq!(compared, 2 * 4 + 2);
     assert!(worst < 1e-5, "gradients differ by {worst:e}");
@@ -256,4 +230,74 @@ fn two_workers_give_the_gradients_of_one() {
         let class = layer.class_bias.as_ref().expect("class bias");
         assert!(grads_one.get::<2>(class.id).is_some() && grads_two.get::<2>(class.id).is_some());
     }
+}
+
+/// How many weight gradients two backward passes of `model` both have, and their largest
+/// difference relative to each gradient's largest entry.
+fn weight_gradient_difference(
+    model: &PixelCnn,
+    a: &burn::optim::GradientsParams,
+    b: &burn::optim::GradientsParams,
+) -> (usize, f32) {
+    let mut compared = 0;
+    let mut worst = 0.0f32;
+    let mut check = |a: Option<Tensor<4>>, b: Option<Tensor<4>>| {
+        let (a, b) = (a.expect("gradient"), b.expect("gradient"));
+        let a: Vec<f32> = a.into_data().try_into_vec::<f32>().expect("f32");
+        let b: Vec<f32> = b.into_data().try_into_vec::<f32>().expect("f32");
+        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+        for (x, y) in a.iter().zip(&b) {
+            worst = worst.max((x - y).abs() / scale);
+        }
+        compared += 1;
+    };
+    for layer in &model.layers {
+        for conv in [
+            &layer.vertical,
+            &layer.horizontal,
+            &layer.vertical_to_horizontal,
+            &layer.output,
+        ] {
+            let id = conv.weight.id;
+            check(a.get::<4>(id), b.get::<4>(id));
+        }
+    }
+    for conv in [&model.head_hidden, &model.head_out] {
+        let id = conv.weight.id;
+        check(a.get::<4>(id), b.get::<4>(id));
+    }
+    (compared, worst)
+}
+
+/// The optional libtorch training backend computes the loss and gradients flex does.
+#[cfg(feature = "tch")]
+#[test]
+#[allow(deprecated)] // burn marks burn-tch deprecated; it is the optional fast CPU trainer
+fn libtorch_gives_the_loss_and_gradients_of_flex() {
+    use burn::module::Module;
+    let (set, config) = (tiny_set(12), tiny_config());
+    let flex = Device::flex().autodiff();
+    let libtorch = Device::libtorch().autodiff();
+    let model = {
+        let _guard = common::seed_lock();
+        flex.seed(5);
+        PixelCnn::new(&config, &flex).expect("config")
+    };
+    let dir = TempDir::new("libtorch");
+    let indices: Vec<usize> = (0..12).collect();
+    let epochs = vec![1; 12];
+    let mut one = options(&dir, 1.0, 12, "cpu");
+    one.workers = 1;
+    let (grads_flex, loss_flex) = batch_gradients(&model, &set, &indices, &epochs, &one, &flex);
+    let on_libtorch = model.clone().fork(&libtorch);
+    let (grads_torch, loss_torch) =
+        batch_gradients(&on_libtorch, &set, &indices, &epochs, &one, &libtorch);
+    assert!(
+        (loss_flex - loss_torch).abs() < 1e-5 * loss_flex.abs(),
+        "{loss_flex} vs {loss_torch}"
+    );
+    let (compared, worst) = weight_gradient_difference(&model, &grads_flex, &grads_torch);
+    println!("{compared} weight gradients compared, largest relative difference {worst:e}");
+    assert_eq!(compared, 2 * 4 + 2);
+    assert!(worst < 1e-4, "gradients differ by {worst:e}");
 }

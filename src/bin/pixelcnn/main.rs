@@ -55,12 +55,14 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Backend {
-    /// burn's flex CPU backend (pure Rust; the fastest burn CPU backend measured here).
+    /// burn's flex CPU backend (pure Rust, nothing to install).
     Cpu,
     /// burn-cuda (build with `--features cuda`).
     Cuda,
     /// burn-wgpu on Vulkan, any GPU vendor (build with `--features vulkan`).
     Vulkan,
+    /// libtorch's CPU kernels through burn-tch: faster training (build with `--features tch`).
+    Libtorch,
 }
 
 fn device(backend: Backend) -> Result<Device, Box<dyn Error>> {
@@ -74,28 +76,35 @@ fn device(backend: Backend) -> Result<Device, Box<dyn Error>> {
         Backend::Vulkan => Ok(Device::vulkan(burn::tensor::DeviceKind::DefaultDevice)),
         #[cfg(not(feature = "vulkan"))]
         Backend::Vulkan => Err("this binary was built without Vulkan support; rebuild with `cargo build --release --features vulkan`".into()),
+        // burn marks burn-tch deprecated in favour of its CubeCL backends, whose CPU runtime
+        // cannot be built offline; on the CPU libtorch's kernels are what trains fastest.
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        Backend::Libtorch => Ok(Device::libtorch()),
+        #[cfg(not(feature = "tch"))]
+        Backend::Libtorch => Err("this binary was built without libtorch support; rebuild with `LIBTORCH_USE_PYTORCH=1 cargo build --release --features tch` in a Python environment that has `torch` installed".into()),
     }
 }
 
 fn device_name(backend: Backend) -> String {
     match backend {
-        Backend::Cpu => format!(
-            "cpu (burn flex, {} threads)",
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        ),
+        Backend::Cpu => format!("cpu (burn flex, {} threads)", cpu_threads()),
         Backend::Cuda => "cuda (burn-cuda)".to_string(),
         Backend::Vulkan => format!("vulkan (burn-wgpu){}", gpu_name()),
+        Backend::Libtorch => format!("cpu (burn-tch, libtorch {} threads)", cpu_threads()),
     }
 }
 
-/// Threads that share each batch: one per core on the CPU (flex keeps most element-wise ops
-/// on one core), one on a GPU.
+fn cpu_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Threads that share each batch: one per core on flex (it keeps most element-wise ops on one
+/// core), one where the backend spreads each op over the cores itself (libtorch, a GPU).
 fn default_workers(backend: Backend) -> usize {
     match backend {
-        Backend::Cpu => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Backend::Cuda | Backend::Vulkan => 1,
+        Backend::Cpu => cpu_threads(),
+        Backend::Cuda | Backend::Vulkan | Backend::Libtorch => 1,
     }
 }
 
