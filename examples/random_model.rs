@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         epochs: 0.0,
         train_seconds: 0.0,
         device: "untrained".into(),
+        averaged_epochs: vec![],
     };
     let manifest = save_model(
         &model,

@@ -132,7 +132,7 @@ pub fn describe(kind: DatasetKind, levels: usize) -> String {
     }
     match levels {
         2 => format!(
-            "{}, binarized once: each pixel is 1 with probability pixel/255, drawn with fixed seeds (train 1, test 2); test split used for evaluation only",
+            "{}, binarized: each pixel is 1 with probability pixel/255, drawn from seeded generators; the test split binarized once (seed 2) and used for evaluation only; training draws fresh bits every epoch unless trained with --fixed-binarization",
             kind.name()
         ),
         _ => format!("{}, 8-bit grey levels", kind.name()),

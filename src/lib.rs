@@ -2,7 +2,7 @@
 //!
 //! Modules import downwards only: `mask` and `conv` (masked convolutions) → `config`, `model`
 //! (all model maths) → `sample` (the sampling loop), `cached`, `importance` → `weights`,
-//! `data`, `train`, `bench` → `web` (the browser glue).
+//! `data`, `train`, `average`, `bench` → `web` (the browser glue).
 
 pub mod config;
 pub mod conv;
@@ -12,6 +12,8 @@ pub mod model;
 
 pub use config::{CONFIG_VERSION, PixelCnnConfig};
 pub use model::PixelCnn;
+#[cfg(feature = "cli")]
+pub mod average;
 #[cfg(feature = "cli")]
 pub mod bench;
 pub mod cached;

@@ -95,6 +95,10 @@ pub struct TrainState {
     /// The learning-rate schedule the run follows.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// When the weights are the mean of several checkpoints of the run (`pixelcnn average`):
+    /// the epoch of each. Such a checkpoint has no optimizer state and cannot be resumed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub averaged_epochs: Vec<f64>,
 }
 
 /// Training done on one device.
@@ -257,6 +261,12 @@ pub fn train(
         let json =
             std::fs::read_to_string(&state_path).map_err(|e| checkpoint_error(&state_path, e))?;
         state = serde_json::from_str(&json).map_err(|e| checkpoint_error(&state_path, e))?;
+        if !state.averaged_epochs.is_empty() {
+            return Err(checkpoint_error(
+                &state_path,
+                "this checkpoint holds the mean of several checkpoints and no optimizer state: resume from the run's own checkpoint folder instead",
+            ));
+        }
         if state.config.as_ref() != Some(config) {
             return Err(checkpoint_error(
                 &state_path,
@@ -437,6 +447,24 @@ pub fn train(
         losses,
         completed: state.images >= total_images,
     })
+}
+
+/// Writes a checkpoint that holds weights and progress but no optimizer state: what
+/// `pixelcnn average` makes for `pixelcnn export`.
+pub fn save_weights_checkpoint(
+    dir: &Path,
+    model: &PixelCnn,
+    state: &TrainState,
+) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| checkpoint_error(dir, e))?;
+    let model_path = dir.join("model.bpk");
+    model
+        .clone()
+        .save_file(&model_path)
+        .map_err(|e| checkpoint_error(&model_path, format!("{e:?}")))?;
+    let state_path = dir.join("state.json");
+    let json = serde_json::to_string_pretty(state).map_err(|e| checkpoint_error(&state_path, e))?;
+    std::fs::write(&state_path, json).map_err(|e| checkpoint_error(&state_path, e))
 }
 
 /// The model and progress saved in a checkpoint folder.

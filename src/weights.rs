@@ -39,6 +39,10 @@ pub struct Metrics {
     pub train_seconds: f64,
     /// Where it was trained, e.g. "cuda (NVIDIA H200)" or "cpu (flex, 2 cores)".
     pub device: String,
+    /// When the weights are the parameter-wise mean of several checkpoints of one run: the
+    /// epoch of each (`epochs` is then that of the newest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub averaged_epochs: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

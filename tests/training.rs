@@ -1,16 +1,19 @@
 //! Training: a run split in two (even with different batch sizes) continues from the same image
 //! position and on the same learning-rate curve, the checkpoint keeps a per-device history for
-//! the manifest, a short run lowers the loss, and splitting a batch over workers does not change
-//! its gradients.
+//! the manifest, a short run lowers the loss, splitting a batch over workers does not change
+//! its gradients, and averaging checkpoints gives the mean of every parameter.
 
 mod common;
 
 use burn::tensor::{Device, Tensor};
 use common::TempDir;
+use pixelcnn::average::{AverageError, mean_of};
 use pixelcnn::data::Dataset;
 use pixelcnn::train::{
-    Schedule, TrainOptions, TrainSegment, TrainState, batch_gradients, describe_history, train,
+    Schedule, TrainOptions, TrainSegment, TrainState, batch_gradients, describe_history,
+    load_checkpoint, save_weights_checkpoint, train,
 };
+use pixelcnn::weights::{NamedTensor, named_parameters};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 fn tiny_set(n: usize) -> Dataset {
@@ -300,4 +303,88 @@ fn libtorch_gives_the_loss_and_gradients_of_flex() {
     println!("{compared} weight gradients compared, largest relative difference {worst:e}");
     assert_eq!(compared, 2 * 4 + 2);
     assert!(worst < 1e-4, "gradients differ by {worst:e}");
+}
+
+#[test]
+fn the_mean_of_checkpoints_is_the_mean_of_each_parameter() {
+    let (config, device) = (tiny_config(), Device::flex());
+    let models: Vec<PixelCnn> = {
+        let _guard = common::seed_lock();
+        (0..3)
+            .map(|seed| {
+                device.seed(10 + seed);
+                PixelCnn::new(&config, &device).expect("config")
+            })
+            .collect()
+    };
+    let inputs: Vec<Vec<NamedTensor>> = models
+        .iter()
+        .map(|m| named_parameters(m).expect("parameters"))
+        .collect();
+    let mean = named_parameters(&mean_of(&models).expect("mean")).expect("parameters");
+    assert_eq!(mean.len(), inputs[0].len());
+    let mut differing = 0;
+    for (i, (name, shape, values)) in mean.iter().enumerate() {
+        assert_eq!((name, shape), (&inputs[0][i].0, &inputs[0][i].1));
+        for (j, value) in values.iter().enumerate() {
+            let expected = inputs.iter().map(|p| p[i].2[j]).sum::<f32>() / 3.0;
+            assert!(
+                (value - expected).abs() < 1e-6,
+                "{name}[{j}]: {value} vs {expected}"
+            );
+            differing += usize::from(inputs[0][i].2[j] != inputs[1][i].2[j]);
+        }
+    }
+    assert!(
+        differing > 100,
+        "the models must differ for the mean to be tested"
+    );
+}
+
+#[test]
+fn averaging_refuses_no_checkpoints_and_checkpoints_of_other_models() {
+    let device = Device::flex();
+    assert_eq!(mean_of(&[]).err(), Some(AverageError::Empty));
+    let other = PixelCnnConfig {
+        hidden: 6,
+        ..tiny_config()
+    };
+    let models = [
+        PixelCnn::new(&tiny_config(), &device).expect("config"),
+        PixelCnn::new(&other, &device).expect("config"),
+    ];
+    assert_eq!(
+        mean_of(&models).err(),
+        Some(AverageError::Config { index: 1 })
+    );
+}
+
+#[test]
+fn an_averaged_checkpoint_loads_for_export_but_does_not_resume() {
+    let (set, config, device) = (tiny_set(8), tiny_config(), Device::flex());
+    let dir = TempDir::new("averaged-run");
+    train(&config, &set, None, &device, &options(&dir, 1.0, 4, "cpu")).expect("train");
+    let (model, state) = load_checkpoint(&dir, &device).expect("checkpoint");
+    let mean = mean_of(&[model.clone(), model]).expect("mean");
+    let out = TempDir::new("averaged");
+    let averaged = TrainState {
+        averaged_epochs: vec![0.5, 1.0],
+        ..state
+    };
+    save_weights_checkpoint(&out, &mean, &averaged).expect("save");
+    let (loaded, loaded_state) = load_checkpoint(&out, &device).expect("load");
+    assert_eq!(loaded_state.averaged_epochs, vec![0.5, 1.0]);
+    assert_eq!(loaded_state.images, averaged.images);
+    let (a, b) = (
+        named_parameters(&loaded).expect("parameters"),
+        named_parameters(&mean).expect("parameters"),
+    );
+    assert_eq!(a, b, "the averaged weights come back as saved");
+    let refused = train(&config, &set, None, &device, &options(&out, 2.0, 4, "cpu"))
+        .err()
+        .expect("resuming an averaged checkpoint must fail");
+    assert!(
+        refused.to_string().contains("no optimizer state"),
+        "{refused}"
+    );
 }

@@ -71,6 +71,7 @@ pub fn save_fixture(
         epochs: 0.0,
         train_seconds: 0.0,
         device: "test".into(),
+        averaged_epochs: vec![],
     };
     pixelcnn::weights::save_model(model, &dir, "m", "fixture", dtype, metrics).expect("save");
     let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");

@@ -10,6 +10,7 @@ use pixelcnn::data::{self, Dataset, DatasetKind, Split};
 use pixelcnn::weights;
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
+mod average;
 mod bench;
 mod complete_eval;
 mod curve;
@@ -39,6 +40,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a training checkpoint on the test split and write its weights and manifest.
     Export(train::ExportArgs),
+    /// Average the weights of several checkpoints of one run into a checkpoint to export.
+    Average(average::AverageArgs),
     /// Test-set negative log-likelihood of a shipped model.
     Eval(eval::EvalArgs),
     /// Write a PNG grid of samples and of completions of half-hidden test images.
@@ -187,6 +190,7 @@ fn main() {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Export(args) => train::run_export(args),
+        Command::Average(args) => average::run(args),
         Command::CompleteEval(args) => complete_eval::run(args),
         Command::Curve(args) => curve::run(args),
         Command::Eval(args) => eval::run(args),

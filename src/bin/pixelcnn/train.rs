@@ -152,15 +152,27 @@ fn defaults(kind: DatasetKind) -> Defaults {
     }
 }
 
+/// The training images and the held-out validation images (the last `validation_split` of
+/// the training split, with their own fixed binarization).
+pub fn training_split(
+    data: &DataArgs,
+    levels: usize,
+    validation_split: Option<usize>,
+) -> Result<(Dataset, Dataset), data::DataError> {
+    let (train_set, validation) = data
+        .load(Split::Train, levels)?
+        .split_off_last(validation_split.unwrap_or(defaults(data.kind()).validation_split));
+    Ok((
+        train_set,
+        validation.rebinarized(data::VALIDATION_BINARIZE_SEED),
+    ))
+}
+
 pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     let device = device(args.backend)?;
     let d = defaults(args.data.kind());
     let levels = args.levels.unwrap_or(d.levels);
-    let (mut train_set, validation) = args
-        .data
-        .load(Split::Train, levels)?
-        .split_off_last(args.validation_split.unwrap_or(d.validation_split));
-    let validation = validation.rebinarized(data::VALIDATION_BINARIZE_SEED);
+    let (mut train_set, validation) = training_split(&args.data, levels, args.validation_split)?;
     if let Some(n) = args.limit {
         train_set = train_set.truncate(n);
     }
@@ -223,6 +235,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     export(
         &outcome.model,
         &outcome.history,
+        &[],
         outcome.epochs,
         outcome.train_seconds,
         train_set.len(),
@@ -237,18 +250,13 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
 pub fn run_export(args: ExportArgs) -> Result<(), Box<dyn Error>> {
     let device = device(args.backend)?;
     let (model, state) = train::load_checkpoint(&args.checkpoint_dir, &device)?;
-    let train_len = args
-        .data
-        .load(Split::Train, model.config.levels)?
-        .split_off_last(
-            args.validation_split
-                .unwrap_or(defaults(args.data.kind()).validation_split),
-        )
+    let train_len = training_split(&args.data, model.config.levels, args.validation_split)?
         .0
         .len();
     export(
         &model,
         &state.history,
+        &state.averaged_epochs,
         state.images as f64 / train_len as f64,
         state.train_seconds,
         train_len,
@@ -266,6 +274,7 @@ pub fn run_export(args: ExportArgs) -> Result<(), Box<dyn Error>> {
 fn export(
     model: &PixelCnn,
     history: &[TrainSegment],
+    averaged_epochs: &[f64],
     epochs: f64,
     train_seconds: f64,
     train_len: usize,
@@ -329,6 +338,7 @@ fn export(
         epochs: (epochs * 100.0).round() / 100.0,
         train_seconds: train_seconds.round(),
         device: train::describe_history(history, train_len),
+        averaged_epochs: averaged_epochs.to_vec(),
     };
     let manifest = weights::save_model(
         model,
