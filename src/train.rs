@@ -40,6 +40,9 @@ pub struct TrainOptions {
     pub workers: usize,
     /// Validation images scored at each checkpoint (0: none).
     pub validation_images: usize,
+    /// Also keep each checkpoint's weights and state in `snapshots/step-N` of the checkpoint
+    /// folder, for `pixelcnn average`.
+    pub keep_snapshots: bool,
 }
 
 /// Learning rate as a function of the training images seen, over the whole planned run:
@@ -310,6 +313,19 @@ pub fn train(
         let json =
             serde_json::to_string_pretty(state).map_err(|e| checkpoint_error(&state_path, e))?;
         std::fs::write(&state_path, json).map_err(|e| checkpoint_error(&state_path, e))?;
+        if options.keep_snapshots {
+            let snapshot = options
+                .checkpoint_dir
+                .join("snapshots")
+                .join(format!("step-{:06}", state.step));
+            std::fs::create_dir_all(&snapshot).map_err(|e| checkpoint_error(&snapshot, e))?;
+            for file in [&model_path, &state_path] {
+                if let Some(name) = file.file_name() {
+                    std::fs::copy(file, snapshot.join(name))
+                        .map_err(|e| checkpoint_error(&snapshot, e))?;
+                }
+            }
+        }
         append_curve(&curve_path, point)
     };
 

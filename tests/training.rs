@@ -56,6 +56,7 @@ fn options(dir: &std::path::Path, epochs: f64, batch: usize, device: &str) -> Tr
         device_name: device.to_string(),
         workers: 2,
         validation_images: 0,
+        keep_snapshots: false,
     }
 }
 
@@ -360,12 +361,30 @@ fn averaging_refuses_no_checkpoints_and_checkpoints_of_other_models() {
 }
 
 #[test]
-fn an_averaged_checkpoint_loads_for_export_but_does_not_resume() {
+fn kept_snapshots_average_into_a_checkpoint_that_exports_but_does_not_resume() {
     let (set, config, device) = (tiny_set(8), tiny_config(), Device::flex());
     let dir = TempDir::new("averaged-run");
-    train(&config, &set, None, &device, &options(&dir, 1.0, 4, "cpu")).expect("train");
-    let (model, state) = load_checkpoint(&dir, &device).expect("checkpoint");
-    let mean = mean_of(&[model.clone(), model]).expect("mean");
+    let mut run = options(&dir, 1.0, 2, "cpu");
+    run.keep_snapshots = true;
+    run.checkpoint_seconds = 0.0;
+    train(&config, &set, None, &device, &run).expect("train");
+    let snapshots: Vec<std::path::PathBuf> = ["step-000002", "step-000004"]
+        .iter()
+        .map(|name| dir.join("snapshots").join(name))
+        .collect();
+    let (first, _) = load_checkpoint(&snapshots[0], &device).expect("first snapshot");
+    let (model, state) = load_checkpoint(&snapshots[1], &device).expect("last snapshot");
+    let (last, _) = load_checkpoint(&dir, &device).expect("checkpoint");
+    assert_eq!(
+        named_parameters(&model).expect("parameters"),
+        named_parameters(&last).expect("parameters"),
+        "the last snapshot is the final checkpoint"
+    );
+    assert_ne!(
+        named_parameters(&first).expect("parameters"),
+        named_parameters(&last).expect("parameters")
+    );
+    let mean = mean_of(&[first, model]).expect("mean");
     let out = TempDir::new("averaged");
     let averaged = TrainState {
         averaged_epochs: vec![0.5, 1.0],

@@ -75,6 +75,10 @@ pub struct TrainArgs {
     /// Validation images scored at each checkpoint.
     #[arg(long, default_value_t = 500)]
     validation_images: usize,
+    /// Also keep every checkpoint's weights in CHECKPOINT_DIR/snapshots/step-N (3.3 MB each
+    /// for the digit model), to average the last ones with `pixelcnn average`.
+    #[arg(long)]
+    keep_snapshots: bool,
     #[arg(long, default_value_t = 0.2)]
     label_dropout: f64,
     #[arg(long, default_value_t = 0)]
@@ -208,6 +212,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         checkpoint_dir: args.checkpoint_dir.clone(),
         checkpoint_seconds: args.checkpoint_minutes * 60.0,
         validation_images: args.validation_images,
+        keep_snapshots: args.keep_snapshots,
         resume: args.resume,
         max_seconds: args.max_minutes.map(|m| m * 60.0),
         device_name: device_name(args.backend),
