@@ -303,28 +303,17 @@ pub fn train(
      -> Result<(), TrainError> {
         std::fs::create_dir_all(&options.checkpoint_dir)
             .map_err(|e| checkpoint_error(&options.checkpoint_dir, e))?;
-        model
-            .clone()
-            .save_file(&model_path)
-            .map_err(|e| checkpoint_error(&model_path, format!("{e:?}")))?;
+        // The state goes last, so it never names progress whose weights are not on disk.
         optim
             .save(&optim_path)
             .map_err(|e| checkpoint_error(&optim_path, format!("{e:?}")))?;
-        let json =
-            serde_json::to_string_pretty(state).map_err(|e| checkpoint_error(&state_path, e))?;
-        std::fs::write(&state_path, json).map_err(|e| checkpoint_error(&state_path, e))?;
+        save_weights_checkpoint(&options.checkpoint_dir, model, state)?;
         if options.keep_snapshots {
             let snapshot = options
                 .checkpoint_dir
                 .join("snapshots")
                 .join(format!("step-{:06}", state.step));
-            std::fs::create_dir_all(&snapshot).map_err(|e| checkpoint_error(&snapshot, e))?;
-            for file in [&model_path, &state_path] {
-                if let Some(name) = file.file_name() {
-                    std::fs::copy(file, snapshot.join(name))
-                        .map_err(|e| checkpoint_error(&snapshot, e))?;
-                }
-            }
+            save_weights_checkpoint(&snapshot, model, state)?;
         }
         append_curve(&curve_path, point)
     };
@@ -465,8 +454,9 @@ pub fn train(
     })
 }
 
-/// Writes a checkpoint that holds weights and progress but no optimizer state: what
-/// `pixelcnn average` makes for `pixelcnn export`.
+/// Writes a checkpoint's weights and progress (model.bpk, then state.json): the part of every
+/// checkpoint that `pixelcnn export` and `pixelcnn average` read, and all of a snapshot or an
+/// averaged checkpoint, which have no optimizer state.
 pub fn save_weights_checkpoint(
     dir: &Path,
     model: &PixelCnn,

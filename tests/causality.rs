@@ -5,7 +5,7 @@
 mod common;
 
 use burn::tensor::Device;
-use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
+use pixelcnn::{CONFIG_VERSION, PixelCnnConfig};
 
 fn config(channels: usize, levels: usize, side: usize) -> PixelCnnConfig {
     PixelCnnConfig {
@@ -21,14 +21,6 @@ fn config(channels: usize, levels: usize, side: usize) -> PixelCnnConfig {
         head: 24,
         classes: 0,
     }
-}
-
-/// The same weights on every run (see `common::seed_lock`).
-fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
-    let _guard = common::seed_lock();
-    let device = Device::flex();
-    device.seed(seed);
-    PixelCnn::new(cfg, &device).expect("valid config")
 }
 
 /// Value position (raster pixel, then channel) of a logit index in [1, C, K, H, W].
@@ -47,7 +39,7 @@ fn input_index(p: usize, cfg: &PixelCnnConfig) -> usize {
 
 fn check_causality(channels: usize, side: usize) {
     let cfg = config(channels, 4, side);
-    let model = seeded_model(&cfg, 7);
+    let model = common::seeded_model(&cfg, &Device::flex(), 7);
     let n = cfg.values_per_image();
     let base: Vec<f32> = (0..n).map(|i| ((i * 7 + 3) % cfg.levels) as f32).collect();
     let reference = common::logits(&model, &base);
@@ -93,7 +85,7 @@ fn rgb_images_are_causal_across_pixels_and_channels() {
 #[test]
 fn no_blind_spot_last_pixel_sees_top_right_corner() {
     let cfg = config(1, 4, 6);
-    let model = seeded_model(&cfg, 11);
+    let model = common::seeded_model(&cfg, &Device::flex(), 11);
     let n = cfg.values_per_image();
     let base = vec![1.0; n];
     let mut changed = base.clone();

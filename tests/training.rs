@@ -194,11 +194,7 @@ fn fifty_steps_lower_the_loss_on_a_tiny_set() {
 fn two_workers_give_the_gradients_of_one() {
     let (set, config) = (tiny_set(12), tiny_config());
     let device = Device::flex().autodiff();
-    let model = {
-        let _guard = common::seed_lock();
-        device.seed(4);
-        PixelCnn::new(&config, &device).expect("config")
-    };
+    let model = common::seeded_model(&config, &device, 4);
     let dir = TempDir::new("workers");
     let indices: Vec<usize> = (0..12).rev().collect();
     let epochs = vec![0; 12];
@@ -282,11 +278,7 @@ fn libtorch_gives_the_loss_and_gradients_of_flex() {
     let (set, config) = (tiny_set(12), tiny_config());
     let flex = Device::flex().autodiff();
     let libtorch = Device::libtorch().autodiff();
-    let model = {
-        let _guard = common::seed_lock();
-        flex.seed(5);
-        PixelCnn::new(&config, &flex).expect("config")
-    };
+    let model = common::seeded_model(&config, &flex, 5);
     let dir = TempDir::new("libtorch");
     let indices: Vec<usize> = (0..12).collect();
     let epochs = vec![1; 12];
@@ -309,15 +301,9 @@ fn libtorch_gives_the_loss_and_gradients_of_flex() {
 #[test]
 fn the_mean_of_checkpoints_is_the_mean_of_each_parameter() {
     let (config, device) = (tiny_config(), Device::flex());
-    let models: Vec<PixelCnn> = {
-        let _guard = common::seed_lock();
-        (0..3)
-            .map(|seed| {
-                device.seed(10 + seed);
-                PixelCnn::new(&config, &device).expect("config")
-            })
-            .collect()
-    };
+    let models: Vec<PixelCnn> = (10..13)
+        .map(|seed| common::seeded_model(&config, &device, seed))
+        .collect();
     let inputs: Vec<Vec<NamedTensor>> = models
         .iter()
         .map(|m| named_parameters(m).expect("parameters"))

@@ -14,6 +14,17 @@ pub fn seed_lock() -> std::sync::MutexGuard<'static, ()> {
     SEED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A model with the same random weights on every run: seeded and built under [`seed_lock`].
+pub fn seeded_model(
+    config: &pixelcnn::PixelCnnConfig,
+    device: &burn::tensor::Device,
+    seed: u64,
+) -> pixelcnn::PixelCnn {
+    let _guard = seed_lock();
+    device.seed(seed);
+    pixelcnn::PixelCnn::new(config, device).expect("valid config")
+}
+
 /// A temporary folder, removed when dropped (also when the test panics).
 pub struct TempDir(PathBuf);
 
