@@ -1,7 +1,9 @@
 //! Writes an untrained (randomly initialised) model in the shipped format, for the browser
-//! tests when no trained weights are around: `cargo run --example random_model -- DIR [NAME]`.
-//! Its metrics are zero and its samples noise, but loading, masking, batching and determinism behave as with real
-//! weights.
+//! tests when no trained weights are around:
+//! `cargo run --example random_model -- DIR [NAME] [--orders N] [--tiny]`.
+//! Its metrics are zero and its samples noise, but loading, masking, batching and determinism
+//! behave as with real weights. `--orders N` gives it N generation orders; `--tiny` makes it a
+//! few kilobytes (8 feature maps, 2 layers) for a fixture that is committed.
 
 use std::path::PathBuf;
 
@@ -10,15 +12,32 @@ use pixelcnn::weights::{Metrics, StoredDType, save_model};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let usage = "usage: random_model DIR [NAME] [--orders N] [--tiny]";
+    let mut positional = vec![];
+    let mut config = PixelCnnConfig::mnist();
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().ok_or("usage: random_model DIR [NAME]")?);
-    let name = args.next().unwrap_or_else(|| "mnist".into());
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--orders" => config.orders = args.next().ok_or(usage)?.parse()?,
+            "--tiny" => {
+                config.hidden = 8;
+                config.layers = 2;
+                config.head = 16;
+            }
+            _ => positional.push(arg),
+        }
+    }
+    let mut positional = positional.into_iter();
+    let dir = PathBuf::from(positional.next().ok_or(usage)?);
+    let name = positional.next().unwrap_or_else(|| "mnist".into());
     let device = Device::flex();
-    let model = PixelCnn::new(&PixelCnnConfig::mnist(), &device)?;
+    device.seed(1);
+    let model = PixelCnn::new(&config, &device)?;
     let metrics = Metrics {
         test_nll_nats: 0.0,
         test_bits_per_dim: 0.0,
         test_nll_nats_f32: None,
+        test_mixture_nll_nats: None,
         epochs: 0.0,
         train_seconds: 0.0,
         device: "untrained".into(),

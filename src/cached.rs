@@ -16,12 +16,19 @@
 //! pixel takes ~530 µs against ~20 µs as a matmul, and a row of the 2×3 vertical conv ~2.2 ms;
 //! the per-value path runs 784 × layers times.
 //!
+//! For importance resampling the sampler can also score the known values that come after the
+//! first hidden one, log p(x_j | x_<j), as it passes them: every row from the first hidden one
+//! on is run through the whole network (all layers and the head, one row-wide pass) once it is
+//! complete — the rows of the hole as the sampler leaves them, the fully known rows after it
+//! one after the other at the end. No separate scoring pass over the pool is needed.
+//!
 //! The layer maths itself is the model's ([`LayerOps`], [`HeadOps`]); this module only decides
 //! which rows and pixels to feed it. Everything stays on the device: nothing here reads tensor
 //! data back (on WebGPU a synchronous read panics), and the values are drawn by the shared
 //! [`Sampler`] loop exactly as the naive sampler draws them.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::model::{HeadOps, LayerOps, PixelCnn};
 use crate::sample::{LogitSource, SampleError, SampleRequest, SampleState, Sampler};
@@ -40,6 +47,17 @@ struct LayerCache {
     row_term: Tensor<4>,
 }
 
+/// Log-probabilities of known values, accumulated while the sampler passes them.
+struct RowScores {
+    /// 1.0 at the scored positions, [1, 1, H, W].
+    mask: Tensor<4>,
+    /// Rows with a scored position, ascending; `rows[next..]` are still to score.
+    rows: Vec<usize>,
+    next: usize,
+    /// Σ log p(x_j | x_<j) over the scored positions of the rows scored so far, [B].
+    total: Tensor<1>,
+}
+
 /// The caches behind [`CachedSampler`].
 pub struct RowCaches {
     model: PixelCnn,
@@ -51,6 +69,7 @@ pub struct RowCaches {
     /// (row, column) such that the horizontal caches hold final values for every column
     /// before `column` of `row`; None before the first pixel.
     horizontal_at: Option<(usize, usize)>,
+    scores: Option<RowScores>,
 }
 
 /// A sampler that recomputes only what each new value affects; produces the same pixels as
@@ -68,6 +87,52 @@ impl CachedSampler {
             RowCaches::new(model, batch, state, device)
         })
     }
+
+    /// A sampler that also sums, per batch item, log p(x_j | x_<j) over the values at the
+    /// `scored` positions ([H, W] row-major; they must be known in every item), as it
+    /// passes them; see [`CachedSampler::scores`].
+    pub fn scoring(
+        model: &PixelCnn,
+        request: SampleRequest,
+        scored: &[bool],
+        device: &Device,
+    ) -> Result<Self, SampleError> {
+        let c = &model.config;
+        let (b, h, w) = (request.batch, c.height, c.width);
+        if scored.len() != h * w {
+            return Err(SampleError::Request(format!(
+                "expected {} scored-position flags, got {}",
+                h * w,
+                scored.len()
+            )));
+        }
+        let known_everywhere =
+            |p: usize| (0..b).all(|i| request.known.get(i * h * w + p) == Some(&true));
+        if let Some(p) = (0..h * w).find(|&p| scored[p] && !known_everywhere(p)) {
+            return Err(SampleError::Request(format!(
+                "scored position {p} is hidden in some batch item"
+            )));
+        }
+        let mut sampler = Self::new(model, request, device)?;
+        let rows: Vec<usize> = (0..h)
+            .filter(|&r| scored[r * w..(r + 1) * w].iter().any(|&s| s))
+            .collect();
+        let mask: Vec<f32> = scored.iter().map(|&s| f32::from(u8::from(s))).collect();
+        sampler.source.scores = Some(RowScores {
+            mask: Tensor::from_data(TensorData::new(mask, [1, 1, h, w]), device),
+            rows,
+            next: 0,
+            total: Tensor::zeros([b], device),
+        });
+        Ok(sampler)
+    }
+
+    /// With [`CachedSampler::scoring`], once every value is generated: the sums of
+    /// log-probabilities over the scored positions, [B]; None before (or without scoring).
+    pub fn scores(&self) -> Option<Tensor<1>> {
+        let scores = self.source.scores.as_ref()?;
+        (self.state.is_done() && scores.next == scores.rows.len()).then(|| scores.total.clone())
+    }
 }
 
 impl RowCaches {
@@ -75,7 +140,7 @@ impl RowCaches {
         let config = &model.config;
         let (b, h, w, d) = (batch, config.height, config.width, 2 * config.hidden);
         let layers = model
-            .layer_ops(state.labels.as_ref())
+            .layer_ops(&state.condition)
             .into_iter()
             .enumerate()
             .map(|(index, ops)| {
@@ -102,6 +167,57 @@ impl RowCaches {
             head: model.head_ops(),
             vertical_rows: 0,
             horizontal_at: None,
+            scores: None,
+        }
+    }
+
+    /// Scores every complete row with scored positions before row `end`, in order, each once
+    /// the vertical caches reach it (so that its row term is in place).
+    fn score_rows_before(&mut self, state: &SampleState, end: usize) {
+        loop {
+            let row = match &self.scores {
+                Some(s) if s.next < s.rows.len() && s.rows[s.next] < end => s.rows[s.next],
+                _ => return,
+            };
+            if self.vertical_rows < row {
+                self.vertical_pass(state, self.vertical_rows, row);
+                self.vertical_rows = row;
+            }
+            let log_probs = self.row_log_probs(state, row);
+            self.horizontal_at = None;
+            if let Some(s) = &mut self.scores {
+                s.total = s.total.clone() + log_probs;
+                s.next += 1;
+            }
+        }
+    }
+
+    /// Σ log p(x | x_<) over the scored positions of the complete row `row`, [B]: the whole
+    /// network over the row in one row-wide pass.
+    fn row_log_probs(&mut self, state: &SampleState, row: usize) -> Tensor<1> {
+        let config = &self.model.config;
+        let (b, c, k, w) = (self.batch, config.channels, config.levels, config.width);
+        let h = self.horizontal_row_pass(state, row, self.layers.len());
+        let logits = self.head.logits(h).reshape([b, w, c, k]);
+        let values = state
+            .canvas
+            .clone()
+            .slice([0..b, 0..c, row..row + 1, 0..w])
+            .reshape([b, c, w])
+            .permute([0, 2, 1])
+            .int()
+            .reshape([b, w, c, 1]);
+        let log_p = log_softmax(logits, 3).gather(3, values).reshape([b, w, c]);
+        match &self.scores {
+            Some(scores) => {
+                let mask = scores
+                    .mask
+                    .clone()
+                    .slice([0..1, 0..1, row..row + 1, 0..w])
+                    .reshape([1, w, 1]);
+                (log_p * mask).reshape([b, w * c]).sum_dim(1).reshape([b])
+            }
+            None => Tensor::zeros([b], &log_p.device()),
         }
     }
 
@@ -150,9 +266,11 @@ impl RowCaches {
         }
     }
 
-    /// Horizontal stack over the whole current row from the canvas, with row-wide ops: fills
-    /// the row caches with final values for every column before the next hidden pixel.
-    fn horizontal_row_pass(&mut self, state: &SampleState, row: usize) {
+    /// Horizontal stack over the whole current row from the canvas, with row-wide ops, through
+    /// the first `layers` layers: fills their row caches (each layer's output is the next one's
+    /// input) with final values for every column before the next hidden pixel, and returns
+    /// the last of them's output [B, 1, W, n].
+    fn horizontal_row_pass(&mut self, state: &SampleState, row: usize, layers: usize) -> Tensor<4> {
         let (b, w) = (self.batch, self.model.config.width);
         let x = self.canvas_rows(state, row, row + 1);
         let c = x.dims()[3];
@@ -160,8 +278,9 @@ impl RowCaches {
         self.layers[0].h_in = self.layers[0]
             .h_in
             .clone()
-            .slice_assign([0..b, 0..1, half0..half0 + w, 0..c], x);
-        for l in 0..self.layers.len() - 1 {
+            .slice_assign([0..b, 0..1, half0..half0 + w, 0..c], x.clone());
+        let mut last = x;
+        for l in 0..layers {
             let layer = &self.layers[l];
             let half = layer.ops.half;
             let c_in = layer.h_in.dims()[3];
@@ -171,13 +290,16 @@ impl RowCaches {
                 .clone()
                 .slice([0..b, 0..1, half..half + w, 0..c_in]);
             let out = layer.ops.horizontal_output(pre, h_in);
-            let next = &mut self.layers[l + 1];
-            let (half, n_in) = (next.ops.half, next.h_in.dims()[3]);
-            next.h_in = next
-                .h_in
-                .clone()
-                .slice_assign([0..b, 0..1, half..half + w, 0..n_in], out);
+            if let Some(next) = self.layers.get_mut(l + 1) {
+                let (half, n_in) = (next.ops.half, next.h_in.dims()[3]);
+                next.h_in = next
+                    .h_in
+                    .clone()
+                    .slice_assign([0..b, 0..1, half..half + w, 0..n_in], out.clone());
+            }
+            last = out;
         }
+        last
     }
 
     /// Layer `l` of the horizontal stack at the single pixel `col`: [B, n].
@@ -212,6 +334,7 @@ impl LogitSource for RowCaches {
     /// is final (raster order), but positions skipped because they are known in every batch
     /// item have not been through the caches yet.
     fn prepare(&mut self, state: &SampleState, row: usize, col: usize) {
+        self.score_rows_before(state, row);
         if self.vertical_rows < row {
             self.vertical_pass(state, self.vertical_rows, row);
             self.vertical_rows = row;
@@ -219,8 +342,13 @@ impl LogitSource for RowCaches {
         // At column 0 the horizontal windows see only padding and the current pixel, which
         // the per-value pass writes itself; elsewhere the columns to the left must be final.
         if col > 0 && self.horizontal_at != Some((row, col)) {
-            self.horizontal_row_pass(state, row);
+            self.horizontal_row_pass(state, row, self.layers.len() - 1);
         }
+    }
+
+    /// Scores the rows left: the rest of the last row with a hidden pixel, and every row after.
+    fn finish(&mut self, state: &SampleState) {
+        self.score_rows_before(state, usize::MAX);
     }
 
     /// The horizontal stack at pixel `col` of the current row, layer after layer (writing

@@ -6,7 +6,13 @@ use crate::error::ConfigError;
 
 /// Version of the weight layout described by [`PixelCnnConfig`]. Bump it whenever a change
 /// to the model makes old weight files load into the wrong places.
-pub const CONFIG_VERSION: u32 = 1;
+///
+/// Version 2 added `orders` (generation orders with a per-order gate bias); a version-1
+/// config is a version-2 config with one order and still loads.
+pub const CONFIG_VERSION: u32 = 2;
+
+/// The oldest layout this build still reads.
+pub const OLDEST_CONFIG_VERSION: u32 = 1;
 
 /// Upper bounds a model must respect to load: generous for any model that makes sense in a
 /// browser, and small enough that checking them first keeps a corrupt or hostile manifest
@@ -59,6 +65,14 @@ pub struct PixelCnnConfig {
     pub head: usize,
     /// Number of classes for conditioning; 0 = unconditional.
     pub classes: usize,
+    /// Generation orders the model was trained with (see [`crate::order`]): 1 = raster
+    /// order only (no order bias), up to 8; more than 4 need a square image.
+    #[serde(default = "one_order")]
+    pub orders: usize,
+}
+
+fn one_order() -> usize {
+    1
 }
 
 impl PixelCnnConfig {
@@ -76,17 +90,46 @@ impl PixelCnnConfig {
             kernel: 3,
             head: 256,
             classes: 10,
+            orders: 1,
+        }
+    }
+
+    /// The same model in the current layout version: configs of older versions that describe
+    /// the same weights compare equal after this.
+    pub fn current(&self) -> Self {
+        Self {
+            version: CONFIG_VERSION,
+            ..self.clone()
         }
     }
 
     /// Checks every constraint the model relies on, and that the model is small enough to
     /// build in a browser tab, before anything is allocated.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.version != CONFIG_VERSION {
+        if !(OLDEST_CONFIG_VERSION..=CONFIG_VERSION).contains(&self.version) {
             return Err(ConfigError::Version {
                 found: self.version,
                 expected: CONFIG_VERSION,
             });
+        }
+        if self.version < 2 && self.orders != 1 {
+            return Err(ConfigError::Invalid(format!(
+                "`orders` needs config version 2 (this config says version {})",
+                self.version
+            )));
+        }
+        if !(1..=crate::order::ORDERS).contains(&self.orders) {
+            return Err(ConfigError::Invalid(format!(
+                "`orders` is {}; it must be 1..={}",
+                self.orders,
+                crate::order::ORDERS
+            )));
+        }
+        if self.orders > 4 && self.height != self.width {
+            return Err(ConfigError::Invalid(format!(
+                "{} orders need a square image (transposed orders); this one is {}×{}",
+                self.orders, self.height, self.width
+            )));
         }
         let positive = [
             ("channels", self.channels),
@@ -171,6 +214,7 @@ impl PixelCnnConfig {
                 } else {
                     0
                 })
+                .saturating_add(self.order_bias_rows().saturating_mul(n2))
         };
         let later = layer(self.hidden, self.kernel).saturating_mul(self.layers.saturating_sub(1));
         layer(self.channels, self.first_kernel)
@@ -182,6 +226,11 @@ impl PixelCnnConfig {
                 1,
                 1,
             ))
+    }
+
+    /// Rows of each gated layer's order bias: one per order, none for a raster-only model.
+    pub fn order_bias_rows(&self) -> usize {
+        if self.orders > 1 { self.orders } else { 0 }
     }
 
     /// Number of scalar values (pixel channels) generated per image.

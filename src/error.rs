@@ -5,7 +5,7 @@ use thiserror::Error;
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error(
-        "model config version {found} is not supported (this build reads version {expected}); re-export the model with this version of pixelcnn"
+        "model config version {found} is not supported (this build reads versions 1 to {expected}); re-export the model with this version of pixelcnn"
     )]
     Version { found: u32, expected: u32 },
     #[error("invalid model config: {0}")]

@@ -7,7 +7,7 @@
 //!
 //!   w(x) = Π p(x_j | x_<j) over the known values j after the first hidden pixel,
 //!
-//! computed for the whole pool in one scoring pass of the model. Self-normalised, these weights
+//! which the cached sampler sums for the whole pool as it draws it (see [`crate::cached`]). Self-normalised, these weights
 //! turn the pool into a sample of p(hidden | every known pixel): exact as N grows. K
 //! alternatives are then drawn from the pool *without replacement* in proportion to the
 //! weights (Gumbel-top-k on log w): the weights are usually sharply peaked, and drawing with
@@ -16,15 +16,22 @@
 //! first.
 //!
 //! When no known pixel comes after the first hidden one, every weight is 1: the pool is then
-//! just the K alternatives the raster sampler would draw, and no scoring pass runs.
+//! just the K alternatives the raster sampler would draw, and nothing is scored.
 //!
-//! Nothing here reads device data back by itself: after the scoring pass the caller reads the
-//! pool's log-weights (asynchronously on the web) and hands them to [`ImportanceCompletion::choose`].
+//! A model trained with several generation orders ([`crate::order`]) completes in the order
+//! that leaves the fewest known values after the first hidden one (or the one asked for):
+//! the canvas and mask are moved into that order's frame, completed there, and the
+//! alternatives moved back. For a top-half hole the bottom-to-top order leaves none, and the
+//! completion is an exact sample of p(hidden | every known pixel) without a pool.
+//!
+//! Nothing here reads device data back by itself: once the pool is drawn the caller reads its
+//! log-weights (asynchronously on the web) and hands them to [`ImportanceCompletion::choose`].
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::cached::CachedSampler;
 use crate::model::PixelCnn;
+use crate::order::{self, Order};
 use crate::sample::{Completion, SampleError, SampleRequest, uniform};
 
 /// Largest pool a completion may draw.
@@ -44,10 +51,29 @@ pub struct ImportanceRequest {
     pub temperature: f32,
     pub seed: u64,
     pub label: Option<i64>,
+    /// Generation order; None: the model's order with the fewest known values after the
+    /// first hidden one ([`order::choose`]).
+    pub order: Option<Order>,
 }
 
 impl ImportanceRequest {
-    fn check(&self) -> Result<(), SampleError> {
+    /// The order this request completes in with `model`.
+    pub fn order_for(&self, model: &PixelCnn) -> Order {
+        let c = &model.config;
+        self.order
+            .unwrap_or_else(|| order::choose(&self.known, c.height, c.width, c.orders))
+    }
+
+    fn check(&self, model: &PixelCnn) -> Result<(), SampleError> {
+        if let Some(order) = self.order
+            && order.index() >= model.config.orders
+        {
+            return Err(SampleError::Request(format!(
+                "this model has {} generation order(s); order {} is not one of them",
+                model.config.orders,
+                order.index()
+            )));
+        }
         if !(1..=MAX_CANDIDATES).contains(&self.alternatives) {
             return Err(SampleError::Request(format!(
                 "alternatives must be in 1..={MAX_CANDIDATES}, got {}",
@@ -66,14 +92,8 @@ impl ImportanceRequest {
 
 /// Where the completion is.
 enum Phase {
-    /// Drawing the pool.
+    /// Drawing (and scoring) the pool.
     Pool,
-    /// Scoring the pool a few candidates per step (so that a page can repaint and cancel
-    /// between steps): log-weights of candidates 0..scored so far.
-    Scoring {
-        scored: usize,
-        parts: Vec<Tensor<1>>,
-    },
     /// Pool drawn and scored; waiting for [`ImportanceCompletion::choose`].
     Scored { log_weights: Tensor<1> },
     /// Alternatives chosen: canvas [K, C, H, W] and their scores, best first.
@@ -82,13 +102,13 @@ enum Phase {
 
 /// A completion of one canvas whose alternatives are importance-resampled from a pool.
 pub struct ImportanceCompletion {
-    model: PixelCnn,
+    /// The pool works in this order's frame; [`Completion::canvas`] moves results back.
+    order: Order,
     pool: CachedSampler,
     alternatives: usize,
     seed: u64,
-    /// 1.0 at the known pixels after the first hidden one, [1, 1, H, W]; None when there are
-    /// none (no scoring needed).
-    scored_mask: Option<Tensor<4>>,
+    /// Whether known pixels follow the hole (in the order's frame), so the pool is scored.
+    ranked: bool,
     phase: Phase,
 }
 
@@ -98,77 +118,72 @@ impl ImportanceCompletion {
         request: ImportanceRequest,
         device: &Device,
     ) -> Result<Self, SampleError> {
-        request.check()?;
+        request.check(model)?;
         let config = &model.config;
-        let pixels = config.height * config.width;
-        if request.known.len() != pixels {
+        let (c, h, w) = (config.channels, config.height, config.width);
+        let pixels = h * w;
+        if request.known.len() != pixels || request.levels.len() != c * pixels {
             return Err(SampleError::Request(format!(
-                "expected {pixels} mask values, got {}",
-                request.known.len()
+                "expected {pixels} mask values and {} pixel values, got {} and {}",
+                c * pixels,
+                request.known.len(),
+                request.levels.len()
             )));
         }
-        let first_hidden = request.known.iter().position(|&k| !k);
-        let scored: Vec<f32> = (0..pixels)
-            .map(|p| match first_hidden {
-                Some(first) if p > first && request.known[p] => 1.0,
-                _ => 0.0,
-            })
+        let order = request.order_for(model);
+        let known = order.to_frame(&request.known, 1, h, w);
+        let levels = order.to_frame(&request.levels, c, h, w);
+        let first_hidden = known.iter().position(|&k| !k);
+        let scored: Vec<bool> = (0..pixels)
+            .map(|p| first_hidden.is_some_and(|first| p > first && known[p]))
             .collect();
-        let needs_scoring = scored.iter().any(|&s| s > 0.0);
+        let ranked = scored.contains(&true);
         let k = request.alternatives;
-        let pool_size = if needs_scoring {
-            request.candidates.max(k)
-        } else {
-            k
-        };
-        let pool = CachedSampler::new(
+        let pool_size = if ranked { request.candidates.max(k) } else { k };
+        let pool = CachedSampler::scoring(
             model,
             SampleRequest {
                 batch: pool_size,
-                levels: request.levels.repeat(pool_size),
-                known: request.known.repeat(pool_size),
+                levels: levels.repeat(pool_size),
+                known: known.repeat(pool_size),
                 temperature: request.temperature,
                 seed: request.seed,
                 labels: request.label.map(|l| vec![l; pool_size]),
+                order: order.index(),
             },
+            &scored,
             device,
         )?;
-        let scored_mask = needs_scoring.then(|| {
-            Tensor::from_data(
-                TensorData::new(scored, [1, 1, config.height, config.width]),
-                device,
-            )
-        });
         Ok(Self {
-            model: model.clone(),
+            order,
             pool,
             alternatives: k,
             seed: request.seed,
-            scored_mask,
+            ranked,
             phase: Phase::Pool,
         })
+    }
+
+    /// The generation order the completion runs in.
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// Whether the pool is scored against known values after the hole (otherwise the
+    /// alternatives are the sampler's first K, unranked).
+    pub fn ranked(&self) -> bool {
+        self.ranked
+    }
+
+    /// Of [`Completion::progress`]'s total, the units spent drawing the pool: all of them
+    /// (the scores come from the same pass).
+    pub fn pool_units(&self) -> usize {
+        self.pool.progress().1
     }
 
     /// Pool size N.
     pub fn candidates(&self) -> usize {
         self.pool.request().batch
-    }
-
-    /// Progress in pixel-sized units: the pool's hidden pixels, then the scoring pass, which
-    /// costs about as much as sampling half an image at the pool's batch size (and counts at
-    /// least one unit per candidate, so every scoring step shows).
-    fn scoring_units(&self) -> usize {
-        self.scored_mask.as_ref().map_or(0, |_| {
-            let c = &self.model.config;
-            (c.height * c.width / 2).max(self.candidates())
-        })
-    }
-
-    /// Candidates scored by a step worth `pixels` units (at least one).
-    fn candidates_per_step(&self, pixels: usize) -> usize {
-        let n = self.candidates();
-        let per_candidate = (self.scoring_units() / n).max(1);
-        pixels.div_ceil(per_candidate).clamp(1, n)
     }
 
     /// The pool's log-weights [N] once it is drawn and scored, for the caller to read back
@@ -237,87 +252,43 @@ impl ImportanceCompletion {
         }
         Ok(())
     }
-
-    /// log w of pool members first..first+count: the log-probability of the scored known
-    /// values.
-    fn score_candidates(&self, mask: &Tensor<4>, first: usize, count: usize) -> Tensor<1> {
-        let canvas = self.pool.canvas().narrow(0, first, count).int();
-        let labels = self
-            .pool
-            .state
-            .labels
-            .as_ref()
-            .map(|l| l.clone().narrow(0, first, count));
-        let log_probs = self.model.log_probs(canvas, labels.as_ref());
-        let [n, c, h, w] = log_probs.dims();
-        (log_probs * mask.clone())
-            .reshape([n, c * h * w])
-            .sum_dim(1)
-            .reshape([n])
-    }
 }
 
 impl Completion for ImportanceCompletion {
-    /// Draws up to `pixels` pixels of the pool; once it is drawn, scores about `pixels`
-    /// units' worth of candidates per call.
+    /// Draws (and scores) up to `pixels` pixels of the pool.
     fn step(&mut self, pixels: usize) -> usize {
-        if matches!(self.phase, Phase::Pool) {
-            let done = self.pool.step(pixels);
-            if !self.pool.is_done() {
-                return done;
-            }
-            if self.scored_mask.is_none() {
-                // Nothing known after the hole: the pool is the K raster alternatives.
-                let k = self.alternatives;
-                self.finish_with((0..k).collect(), vec![0.0; k]);
-                return done;
-            }
-            self.phase = Phase::Scoring {
-                scored: 0,
-                parts: Vec::new(),
-            };
-            if done > 0 {
-                return done;
-            }
+        if !matches!(self.phase, Phase::Pool) {
+            return 0;
         }
-        let n = self.candidates();
-        let count = self.candidates_per_step(pixels);
-        if let (Phase::Scoring { scored, .. }, Some(mask)) = (&self.phase, &self.scored_mask) {
-            let first = *scored;
-            let count = count.min(n - first);
-            let part = self.score_candidates(mask, first, count);
-            if let Phase::Scoring { scored, parts } = &mut self.phase {
-                *scored += count;
-                parts.push(part);
-                if *scored >= n {
-                    let log_weights = Tensor::cat(std::mem::take(parts), 0);
-                    self.phase = Phase::Scored { log_weights };
+        let done = self.pool.step(pixels);
+        if self.pool.is_done() {
+            match self.pool.scores() {
+                Some(log_weights) if self.ranked => self.phase = Phase::Scored { log_weights },
+                _ => {
+                    // Nothing known after the hole: the pool is the K raster alternatives.
+                    let k = self.alternatives;
+                    self.finish_with((0..k).collect(), vec![0.0; k]);
                 }
             }
         }
-        0
+        done
     }
 
     fn progress(&self) -> (usize, usize) {
-        let (done, total) = self.pool.progress();
-        let scoring = self.scoring_units();
-        let scored = match &self.phase {
-            Phase::Pool => 0,
-            Phase::Scoring { scored, .. } => scoring * scored / self.candidates().max(1),
-            Phase::Scored { .. } | Phase::Chosen { .. } => scoring,
-        };
-        (done + scored, total + scoring)
+        self.pool.progress()
     }
 
-    /// The chosen alternatives once there are any; before that the first K of the pool.
+    /// The chosen alternatives once there are any; before that the first K of the pool;
+    /// in the image's own frame.
     fn canvas(&self) -> Tensor<4> {
-        match &self.phase {
+        let framed = match &self.phase {
             Phase::Chosen { canvas, .. } => canvas.clone(),
             _ => {
                 let k = self.alternatives.min(self.candidates());
                 self.pool.canvas().narrow(0, 0, k)
             }
-        }
+        };
+        self.order.unapply(framed)
     }
 }
 

@@ -1,6 +1,7 @@
 //! A Gated PixelCNN in burn that trains natively and runs in the browser.
 //!
-//! Modules import downwards only: `mask` and `conv` (masked convolutions) → `config`, `model`
+//! Modules import downwards only: `mask` and `conv` (masked convolutions), `order` (the
+//! generation orders) → `config`, `model`
 //! (all model maths) → `sample` (the sampling loop), `cached`, `importance` → `weights`,
 //! `data`, `train`, `average`, `bench` → `web` (the browser glue).
 
@@ -9,6 +10,7 @@ pub mod conv;
 pub mod error;
 pub mod mask;
 pub mod model;
+pub mod order;
 
 pub use config::{CONFIG_VERSION, PixelCnnConfig};
 pub use model::PixelCnn;
@@ -19,6 +21,7 @@ pub mod bench;
 pub mod cached;
 #[cfg(feature = "cli")]
 pub mod data;
+pub mod hole;
 pub mod importance;
 pub mod sample;
 #[cfg(feature = "cli")]

@@ -37,7 +37,34 @@ pub struct GatedLayer {
     /// Per-class bias added inside both gates, [classes + 1, 2·hidden]; the last row is
     /// "no class", so one model serves both conditional and unconditional use.
     pub class_bias: Option<Param<Tensor<2>>>,
+    /// Per-order bias added inside both gates, [orders, 2·hidden], for a model trained with
+    /// several generation orders ([`crate::order`]); zero-initialised, so a raster-only
+    /// model given order biases computes exactly what it did.
+    pub order_bias: Option<Param<Tensor<2>>>,
     pub residual: bool,
+}
+
+/// What the gates are conditioned on, per batch item (or one for the whole batch).
+#[derive(Debug, Clone, Default)]
+pub struct Condition {
+    /// Class per item; None: "no class".
+    pub labels: Option<Tensor<1, Int>>,
+    /// Generation order per item ([`crate::order::Order::index`]); None: the identity.
+    pub orders: Option<Tensor<1, Int>>,
+}
+
+impl Condition {
+    /// No class, raster order.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn labels(labels: Option<Tensor<1, Int>>) -> Self {
+        Self {
+            labels,
+            orders: None,
+        }
+    }
 }
 
 /// Channels-last [B, H, W, n] outputs of one layer: what the next layer's two stacks read.
@@ -99,20 +126,34 @@ impl GatedLayer {
             vertical_to_horizontal,
             output,
             class_bias,
+            order_bias: order_bias(config, device),
             residual: !first,
         }
     }
 
-    /// Class bias shaped to broadcast over channels-last [B, H, W, 2n]; without labels, the
-    /// "no class" row.
-    pub fn class_term(&self, labels: Option<&Tensor<1, Int>>) -> Option<Tensor<4>> {
-        let bias = self.class_bias.as_ref()?.val();
-        let rows = match labels {
-            Some(labels) => bias.select(0, labels.clone()),
-            None => {
-                let [classes, _] = bias.dims();
-                bias.narrow(0, classes - 1, 1)
+    /// Class and order biases, summed and shaped to broadcast over channels-last
+    /// [B, H, W, 2n]: without labels the "no class" row, without orders the identity's row.
+    pub fn condition_term(&self, condition: &Condition) -> Option<Tensor<4>> {
+        let class = self.class_bias.as_ref().map(|bias| {
+            let bias = bias.val();
+            match &condition.labels {
+                Some(labels) => bias.select(0, labels.clone()),
+                None => {
+                    let [classes, _] = bias.dims();
+                    bias.narrow(0, classes - 1, 1)
+                }
             }
+        });
+        let order = self
+            .order_bias
+            .as_ref()
+            .map(|bias| match &condition.orders {
+                Some(orders) => bias.val().select(0, orders.clone()),
+                None => bias.val().narrow(0, 0, 1),
+            });
+        let rows = match (class, order) {
+            (Some(c), Some(o)) => c + o,
+            (one, other) => one.or(other)?,
         };
         let [b, d] = rows.dims();
         Some(rows.reshape([b, 1, 1, d]))
@@ -125,27 +166,33 @@ impl GatedLayer {
     }
 }
 
-/// A gated layer's weights as matrices, with the class bias of one batch: built once per
+/// The zero order bias of a gated layer of `config`, when it has several orders.
+fn order_bias(config: &PixelCnnConfig, device: &Device) -> Option<Param<Tensor<2>>> {
+    let rows = config.order_bias_rows();
+    (rows > 0).then(|| Initializer::Zeros.init([rows, 2 * config.hidden], device))
+}
+
+/// A gated layer's weights as matrices, with the condition bias of one batch: built once per
 /// forward pass (or once per sampler) and applied to whole images, rows or single pixels.
 pub struct LayerOps {
     pub vertical: MatmulConv,
     pub horizontal: MatmulConv,
     link: MatmulConv,
     output: MatmulConv,
-    /// [B or 1, 1, 1, 2n], added inside both gates.
-    class: Option<Tensor<4>>,
+    /// Class and order bias, [B or 1, 1, 1, 2n], added inside both gates.
+    condition: Option<Tensor<4>>,
     residual: bool,
     pub half: usize,
 }
 
 impl LayerOps {
-    pub fn new(layer: &GatedLayer, labels: Option<&Tensor<1, Int>>) -> Self {
+    pub fn new(layer: &GatedLayer, condition: &Condition) -> Self {
         Self {
             vertical: layer.vertical.matmul(),
             horizontal: layer.horizontal.matmul(),
             link: layer.vertical_to_horizontal.matmul(),
             output: layer.output.matmul(),
-            class: layer.class_term(labels),
+            condition: layer.condition_term(condition),
             residual: layer.residual,
             half: layer.half(),
         }
@@ -154,16 +201,16 @@ impl LayerOps {
     /// The vertical stack's output (the next layer's vertical input) from this layer's
     /// vertical pre-activations [B, rows, W, 2n].
     pub fn vertical_output(&self, v_pre: Tensor<4>) -> Tensor<4> {
-        gate(self.with_class(v_pre), 3)
+        gate(self.with_condition(v_pre), 3)
     }
 
     /// Everything a horizontal pre-activation gets besides its own (unbiased) convolution:
     /// the link from the vertical pre-activations of the row above [B, rows, W, 2n] (zeros for
-    /// row 0), the horizontal bias and the class bias.
+    /// row 0), the horizontal bias and the class and order biases.
     pub fn horizontal_context(&self, v_pre_above: Tensor<4>) -> Tensor<4> {
         let d = v_pre_above.dims()[3];
         let bias = self.horizontal.bias().reshape([1, 1, 1, d]);
-        self.with_class(self.link.pointwise(v_pre_above) + bias)
+        self.with_condition(self.link.pointwise(v_pre_above) + bias)
     }
 
     /// The horizontal stack's output from its pre-activations [..., 2n]: gate, 1×1 output
@@ -188,8 +235,8 @@ impl LayerOps {
         }
     }
 
-    fn with_class(&self, x: Tensor<4>) -> Tensor<4> {
-        match &self.class {
+    fn with_condition(&self, x: Tensor<4>) -> Tensor<4> {
+        match &self.condition {
             Some(c) => x + c.clone(),
             None => x,
         }
@@ -277,12 +324,47 @@ impl PixelCnn {
         })
     }
 
-    /// Every layer's weights as matrices, with the class bias for `labels`.
-    pub fn layer_ops(&self, labels: Option<&Tensor<1, Int>>) -> Vec<LayerOps> {
+    /// Every layer's weights as matrices, with the class and order biases for `condition`.
+    pub fn layer_ops(&self, condition: &Condition) -> Vec<LayerOps> {
         self.layers
             .iter()
-            .map(|layer| LayerOps::new(layer, labels))
+            .map(|layer| LayerOps::new(layer, condition))
             .collect()
+    }
+
+    /// This model with `orders` generation orders: zero order biases where it had none (so
+    /// it computes exactly what it did, in the identity order), its own where it had them.
+    /// Every other parameter is kept as it is, with its identity (an optimizer's state for it
+    /// still applies).
+    pub fn with_orders(self, orders: usize) -> Result<Self, ConfigError> {
+        if orders == self.config.orders {
+            return Ok(self);
+        }
+        let config = PixelCnnConfig {
+            orders,
+            ..self.config.current()
+        };
+        config.validate()?;
+        if self.config.orders > 1 {
+            return Err(ConfigError::Invalid(format!(
+                "the model already has {} orders; it cannot be given {orders}",
+                self.config.orders
+            )));
+        }
+        let device = self.head_out.weight.val().device();
+        let layers = self
+            .layers
+            .into_iter()
+            .map(|layer| GatedLayer {
+                order_bias: order_bias(&config, &device),
+                ..layer
+            })
+            .collect();
+        Ok(Self {
+            layers,
+            config,
+            ..self
+        })
     }
 
     pub fn head_ops(&self) -> HeadOps {
@@ -298,12 +380,13 @@ impl PixelCnn {
         levels * scale - 1.0
     }
 
-    /// Logits [B, C, K, H, W] for images given as level indices [B, C, H, W] (as floats).
-    pub fn forward(&self, levels: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<5> {
+    /// Logits [B, C, K, H, W] for images given as level indices [B, C, H, W] (as floats),
+    /// each seen in its order's frame.
+    pub fn forward(&self, levels: Tensor<4>, condition: &Condition) -> Tensor<5> {
         let x = self.normalize(levels).permute([0, 2, 3, 1]);
         let mut v = x.clone();
         let mut h = x;
-        for ops in self.layer_ops(labels) {
+        for ops in self.layer_ops(condition) {
             let out = ops.forward(v, h);
             v = out.vertical;
             h = out.horizontal;
@@ -316,14 +399,14 @@ impl PixelCnn {
     }
 
     /// log p(x_i | x_<i) of every value, [B, C, H, W], for images given as level indices.
-    pub fn log_probs(&self, levels: Tensor<4, Int>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
-        let logits = self.forward(levels.clone().float(), labels);
+    pub fn log_probs(&self, levels: Tensor<4, Int>, condition: &Condition) -> Tensor<4> {
+        let logits = self.forward(levels.clone().float(), condition);
         log_probs_from_logits(logits, levels)
     }
 
     /// Negative log-likelihood in nats per image, [B].
-    pub fn nll(&self, levels: Tensor<4, Int>, labels: Option<&Tensor<1, Int>>) -> Tensor<1> {
-        let logits = self.forward(levels.clone().float(), labels);
+    pub fn nll(&self, levels: Tensor<4, Int>, condition: &Condition) -> Tensor<1> {
+        let logits = self.forward(levels.clone().float(), condition);
         nll_from_logits(logits, levels)
     }
 

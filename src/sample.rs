@@ -2,10 +2,10 @@
 //! sampling, the per-pixel loop every sampler runs, and the naive source (a full forward pass
 //! per value) that the cached one must match.
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::PixelCnnConfig;
-use crate::model::PixelCnn;
+use crate::model::{Condition, PixelCnn};
 
 /// What to complete: a batch of canvases, which pixels are known, and how to sample.
 #[derive(Debug, Clone)]
@@ -20,6 +20,9 @@ pub struct SampleRequest {
     pub seed: u64,
     /// Class per batch item for class-conditional models.
     pub labels: Option<Vec<i64>>,
+    /// Generation order ([`crate::order::Order::index`]) of the whole batch: `levels` and
+    /// `known` are already in that order's frame; 0 (the identity) for raster-only models.
+    pub order: usize,
 }
 
 impl SampleRequest {
@@ -33,6 +36,19 @@ impl SampleRequest {
             temperature,
             seed,
             labels: None,
+            order: 0,
+        }
+    }
+
+    /// The same request seen in `order`'s frame: every canvas and mask moved there, and the
+    /// order's bias asked for. Run it inside [`Framed`] to get canvases in the image's frame.
+    pub fn in_order(self, config: &PixelCnnConfig, order: crate::order::Order) -> Self {
+        let (c, h, w) = (config.channels, config.height, config.width);
+        Self {
+            levels: order.to_frame(&self.levels, c, h, w),
+            known: order.to_frame(&self.known, 1, h, w),
+            order: order.index(),
+            ..self
         }
     }
 
@@ -97,6 +113,12 @@ impl SampleRequest {
             }
             (None, _) => {}
         }
+        if self.order >= c.orders {
+            return Err(SampleError::Request(match c.orders {
+                1 => "this model generates in raster order only".into(),
+                n => format!("order must be in 0..{}", n - 1),
+            }));
+        }
         Ok(())
     }
 }
@@ -113,7 +135,7 @@ pub struct SampleState {
     pub canvas: Tensor<4>,
     /// 1.0 where known, [B, 1, H, W].
     pub known: Tensor<4>,
-    pub labels: Option<Tensor<1, Int>>,
+    pub condition: Condition,
     /// Pixel positions still to generate, in raster order.
     pub todo: Vec<usize>,
     pub done: usize,
@@ -149,10 +171,12 @@ impl SampleState {
             .labels
             .as_ref()
             .map(|l| Tensor::from_data(TensorData::new(l.clone(), [l.len()]), device));
+        let orders = (c.orders > 1)
+            .then(|| Tensor::from_data(TensorData::new(vec![request.order as i64], [1]), device));
         Ok(Self {
             canvas,
             known,
-            labels,
+            condition: Condition { labels, orders },
             todo: request.hidden_positions(c.height, c.width),
             done: 0,
         })
@@ -255,6 +279,41 @@ pub trait Completion {
     }
 }
 
+impl<C: Completion + ?Sized> Completion for Box<C> {
+    fn step(&mut self, pixels: usize) -> usize {
+        (**self).step(pixels)
+    }
+
+    fn progress(&self) -> (usize, usize) {
+        (**self).progress()
+    }
+
+    fn canvas(&self) -> Tensor<4> {
+        (**self).canvas()
+    }
+}
+
+/// A completion run in a generation order's frame ([`crate::order`]), seen from the image's
+/// own frame: its canvas is moved back on every read.
+pub struct Framed<C> {
+    pub inner: C,
+    pub order: crate::order::Order,
+}
+
+impl<C: Completion> Completion for Framed<C> {
+    fn step(&mut self, pixels: usize) -> usize {
+        self.inner.step(pixels)
+    }
+
+    fn progress(&self) -> (usize, usize) {
+        self.inner.progress()
+    }
+
+    fn canvas(&self) -> Tensor<4> {
+        self.order.unapply(self.inner.canvas())
+    }
+}
+
 /// Where a sampler's logits come from. The per-pixel loop (noise, draw, write, count) is
 /// [`Sampler`]'s, shared by every source.
 pub trait LogitSource {
@@ -264,6 +323,8 @@ pub trait LogitSource {
     fn logits(&mut self, state: &SampleState, channel: usize, row: usize, col: usize) -> Tensor<2>;
     /// Called after `channel` of pixel (row, col) was written to the canvas.
     fn written(&mut self, _state: &SampleState, _channel: usize, _row: usize, _col: usize) {}
+    /// Called once, right after the last value was generated.
+    fn finish(&mut self, _state: &SampleState) {}
 }
 
 /// Generates the hidden pixels of a request in raster order, channel after channel, drawing
@@ -272,7 +333,7 @@ pub trait LogitSource {
 pub struct Sampler<S> {
     request: SampleRequest,
     pub state: SampleState,
-    source: S,
+    pub(crate) source: S,
     config: PixelCnnConfig,
 }
 
@@ -317,6 +378,9 @@ impl<S: LogitSource> Sampler<S> {
             }
             self.state.done += 1;
             n += 1;
+            if self.state.is_done() {
+                self.source.finish(&self.state);
+            }
         }
         n
     }
@@ -373,9 +437,7 @@ impl FullPass {
         row: usize,
         col: usize,
     ) -> Tensor<2> {
-        let logits = self
-            .model
-            .forward(state.canvas.clone(), state.labels.as_ref());
+        let logits = self.model.forward(state.canvas.clone(), &state.condition);
         let [b, _, k, _, _] = logits.dims();
         logits
             .slice([0..b, channel..channel + 1, 0..k, row..row + 1, col..col + 1])

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::PixelCnnConfig;
 use crate::data::Dataset;
-use crate::model::PixelCnn;
+use crate::model::{Condition, PixelCnn};
+use crate::order::Order;
 use crate::sample::uniform;
 
 #[derive(Debug, Clone)]
@@ -43,6 +44,14 @@ pub struct TrainOptions {
     /// Also keep each checkpoint's weights and state in `snapshots/step-N` of the checkpoint
     /// folder, for `pixelcnn average`.
     pub keep_snapshots: bool,
+    /// Validation images (the first ones) whose NLL under the mixture of the model's orders
+    /// is scored at each checkpoint, for a model with several orders (0: none). It costs one
+    /// pass per order.
+    pub mixture_validation_images: usize,
+    /// Start a new run from another run's checkpoint folder: its weights, optimizer state,
+    /// progress and schedule, with what `config` adds to its model (order biases, zero).
+    /// Ignored when the checkpoint folder has a checkpoint to resume.
+    pub init_from: Option<PathBuf>,
 }
 
 /// Learning rate as a function of the training images seen, over the whole planned run:
@@ -171,17 +180,27 @@ pub struct CurvePoint {
     pub learning_rate: f64,
     /// Mean training loss since the previous point, nats per image.
     pub train_nll: f64,
-    /// NLL on the validation images, nats per image; NaN when none were scored.
+    /// NLL on the validation images (identity order), nats per image; NaN when none were
+    /// scored.
     pub valid_nll: f64,
+    /// NLL of the mixture over the model's orders on the first
+    /// [`TrainOptions::mixture_validation_images`]; NaN when not scored.
+    pub valid_mixture_nll: f64,
 }
 
 impl CurvePoint {
-    pub const HEADER: &'static str = "images,epoch,learning_rate,train_nll,valid_nll";
+    pub const HEADER: &'static str =
+        "images,epoch,learning_rate,train_nll,valid_nll,valid_mixture_nll";
 
     fn to_csv(&self) -> String {
         format!(
-            "{},{:.4},{:.3e},{:.3},{:.3}",
-            self.images, self.epoch, self.learning_rate, self.train_nll, self.valid_nll
+            "{},{:.4},{:.3e},{:.3},{:.3},{:.3}",
+            self.images,
+            self.epoch,
+            self.learning_rate,
+            self.train_nll,
+            self.valid_nll,
+            self.valid_mixture_nll
         )
     }
 
@@ -197,6 +216,8 @@ impl CurvePoint {
                     learning_rate: f.get(2)?.parse().ok()?,
                     train_nll: f.get(3)?.parse().ok()?,
                     valid_nll: f.get(4)?.parse().ok()?,
+                    // Curves of raster-only runs have no such column.
+                    valid_mixture_nll: f.get(5).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN),
                 })
             })
             .collect()
@@ -255,39 +276,25 @@ pub fn train(
         ..Default::default()
     };
 
-    let model_path = options.checkpoint_dir.join("model.bpk");
-    let optim_path = options.checkpoint_dir.join("optim.bpk");
-    let state_path = options.checkpoint_dir.join("state.json");
     let curve_path = options.checkpoint_dir.join("curve.csv");
     let len = train_set.len();
-    if options.resume && state_path.exists() {
-        let json =
-            std::fs::read_to_string(&state_path).map_err(|e| checkpoint_error(&state_path, e))?;
-        state = serde_json::from_str(&json).map_err(|e| checkpoint_error(&state_path, e))?;
-        if !state.averaged_epochs.is_empty() {
-            return Err(checkpoint_error(
-                &state_path,
-                "this checkpoint holds the mean of several checkpoints and no optimizer state: resume from the run's own checkpoint folder instead",
-            ));
-        }
-        if state.config.as_ref() != Some(config) {
-            return Err(checkpoint_error(
-                &state_path,
-                "checkpoint was made with another model config",
-            ));
-        }
-        model = model
-            .try_load_file(&model_path)
-            .map_err(|e| checkpoint_error(&model_path, format!("{e:?}")))?;
-        optim = optim
-            .load(&optim_path)
-            .map_err(|e| checkpoint_error(&optim_path, format!("{e:?}")))?;
-        if state.images == 0 {
-            state.images = state.step * options.batch_size;
-        }
+    let resuming = options.resume && options.checkpoint_dir.join("state.json").exists();
+    let source = match (&options.init_from, resuming) {
+        (_, true) => Some(options.checkpoint_dir.as_path()),
+        (Some(dir), false) => Some(dir.as_path()),
+        (None, false) => None,
+    };
+    if let Some(dir) = source {
+        (model, optim, state) = restore(dir, config, model, optim, options.batch_size)?;
         eprintln!(
-            "resumed from step {} ({:.2} epochs, {:.0} s trained)",
+            "{} step {} of {} ({:.2} epochs, {:.0} s trained)",
+            if resuming {
+                "resumed from"
+            } else {
+                "started from"
+            },
             state.step,
+            dir.display(),
             state.images as f64 / len as f64,
             state.train_seconds
         );
@@ -296,6 +303,7 @@ pub fn train(
         state.schedule = Some(schedule.clone());
     }
     let schedule = state.schedule.clone().ok_or(TrainError::NoSchedule)?;
+    let optim_path = options.checkpoint_dir.join("optim.bpk");
     let save = |model: &PixelCnn,
                 optim: &burn::optim::ModuleOptimizer,
                 state: &TrainState,
@@ -402,32 +410,27 @@ pub fn train(
                 state.images - images_before,
                 run_seconds,
             );
-            let valid_nll = match validation {
-                Some(set) if options.validation_images > 0 => {
-                    let set = set.clone().truncate(options.validation_images);
-                    evaluate(
-                        &model.valid(),
-                        &set,
-                        100,
-                        options.workers,
-                        &eval_device,
-                        false,
-                    )
-                }
-                _ => f64::NAN,
-            };
+            let (valid_nll, valid_mixture_nll) =
+                validate(&model.valid(), validation, options, &eval_device);
             let point = CurvePoint {
                 images: state.images,
                 epoch: state.images as f64 / len as f64,
                 learning_rate: lr,
                 train_nll: since_checkpoint.0 / since_checkpoint.1.max(1) as f64,
                 valid_nll,
+                valid_mixture_nll,
             };
             save(&model, &optim, &state, &point)?;
-            let line = format!(
+            let mut line = format!(
                 "checkpoint at step {}: epoch {:.3}, train {:.3} nats, validation {:.3} nats",
                 state.step, point.epoch, point.train_nll, point.valid_nll
             );
+            if !point.valid_mixture_nll.is_nan() {
+                line += &format!(
+                    ", mixture of {} orders {:.3} nats",
+                    config.orders, point.valid_mixture_nll
+                );
+            }
             if plain_log {
                 eprintln!("{line}");
             } else {
@@ -452,6 +455,92 @@ pub fn train(
         losses,
         completed: state.images >= total_images,
     })
+}
+
+/// The model, optimizer and progress of the checkpoint in `dir`, for a run of `config`:
+/// the checkpoint's own run resumed, or (when its model has fewer orders than `config`) a new
+/// run that starts from it with zero order biases added. `model` and `optim` are fresh ones
+/// of `config` to load into.
+fn restore(
+    dir: &Path,
+    config: &PixelCnnConfig,
+    model: PixelCnn,
+    optim: burn::optim::ModuleOptimizer,
+    batch_size: usize,
+) -> Result<(PixelCnn, burn::optim::ModuleOptimizer, TrainState), TrainError> {
+    let state_path = dir.join("state.json");
+    let model_path = dir.join("model.bpk");
+    let optim_path = dir.join("optim.bpk");
+    let json =
+        std::fs::read_to_string(&state_path).map_err(|e| checkpoint_error(&state_path, e))?;
+    let mut state: TrainState =
+        serde_json::from_str(&json).map_err(|e| checkpoint_error(&state_path, e))?;
+    if !state.averaged_epochs.is_empty() {
+        return Err(checkpoint_error(
+            &state_path,
+            "this checkpoint holds the mean of several checkpoints and no optimizer state: resume from the run's own checkpoint folder instead",
+        ));
+    }
+    let saved = state
+        .config
+        .clone()
+        .ok_or_else(|| checkpoint_error(&state_path, "the checkpoint names no model config"))?;
+    let same_but_orders = PixelCnnConfig {
+        orders: config.orders,
+        ..saved.current()
+    } == config.current();
+    if !same_but_orders || saved.orders > config.orders {
+        return Err(checkpoint_error(
+            &state_path,
+            "checkpoint was made with another model config",
+        ));
+    }
+    let device = model.head_out.weight.val().device();
+    let model = if saved.orders == config.orders {
+        model
+            .try_load_file(&model_path)
+            .map_err(|e| checkpoint_error(&model_path, format!("{e:?}")))?
+    } else {
+        PixelCnn::new(&saved, &device)?
+            .try_load_file(&model_path)
+            .map_err(|e| checkpoint_error(&model_path, format!("{e:?}")))?
+            .with_orders(config.orders)?
+    };
+    let optim = optim
+        .load(&optim_path)
+        .map_err(|e| checkpoint_error(&optim_path, format!("{e:?}")))?;
+    if state.images == 0 {
+        state.images = state.step * batch_size;
+    }
+    state.config = Some(config.clone());
+    Ok((model, optim, state))
+}
+
+/// Validation NLL (identity order) of `model` on the first
+/// [`TrainOptions::validation_images`], and that of its orders' mixture on the first
+/// [`TrainOptions::mixture_validation_images`]; NaN for what is not scored.
+fn validate(
+    model: &PixelCnn,
+    validation: Option<&Dataset>,
+    options: &TrainOptions,
+    device: &Device,
+) -> (f64, f64) {
+    let Some(set) = validation else {
+        return (f64::NAN, f64::NAN);
+    };
+    let identity = if options.validation_images > 0 {
+        let set = set.clone().truncate(options.validation_images);
+        evaluate(model, &set, 100, options.workers, device, false)
+    } else {
+        f64::NAN
+    };
+    let mixture = if model.config.orders > 1 && options.mixture_validation_images > 0 {
+        let set = set.clone().truncate(options.mixture_validation_images);
+        evaluate_orders(model, &set, 100, options.workers, device, false).mixture
+    } else {
+        f64::NAN
+    };
+    (identity, mixture)
 }
 
 /// Writes a checkpoint's weights and progress (model.bpk, then state.json): the part of every
@@ -522,22 +611,11 @@ pub fn batch_gradients(
     let shards: Vec<(&[usize], &[usize])> =
         indices.chunks(shard).zip(epochs.chunks(shard)).collect();
     let shard_gradients = |(shard, shard_epochs): (&[usize], &[usize]), model: &PixelCnn| {
-        let (images, labels) = if options.resample_binarization {
-            set.batch_drawn(shard, shard_epochs, options.seed, device)
-        } else {
-            set.batch(shard, device)
-        };
-        let labels = drop_labels(
-            labels,
-            shard,
-            shard_epochs,
-            model.config.classes,
-            options,
-            device,
-        );
+        let (images, condition) =
+            training_batch(&model.config, set, shard, shard_epochs, options, device);
         // Summed over the shard, divided by the whole batch: the shards' gradients add up
         // to the batch mean's.
-        let loss = model.nll(images, labels.as_ref()).sum() / batch as f64;
+        let loss = model.nll(images, &condition).sum() / batch as f64;
         let value = f64::from(loss.clone().into_scalar::<f32>());
         (GradientsParams::from_grads(loss.backward(), model), value)
     };
@@ -559,6 +637,62 @@ pub fn batch_gradients(
         accumulator.accumulate(model, grads);
     }
     (accumulator.grads(), loss)
+}
+
+/// The generation order item `index` is seen in during `epoch` (seeded; the identity for a
+/// raster-only model).
+fn training_order(config: &PixelCnnConfig, seed: u64, index: usize, epoch: usize) -> Order {
+    let draw = uniform(seed ^ ORDER_SALT, epoch, 3, index, 0) * config.orders as f64;
+    Order::new((draw as usize).min(config.orders - 1)).unwrap_or(Order::IDENTITY)
+}
+
+/// Keeps the order draws apart from the other draws of the same seed.
+const ORDER_SALT: u64 = 0x0DE2_5EED_F11B_7A05;
+
+/// One shard of a training batch (items `indices`, item j in epoch `epochs[j]`): the images,
+/// each in its drawn generation order, and what the gates are conditioned on. The items are
+/// grouped by order, one transform per group: the loss sums over the images, so their place
+/// in the batch does not matter.
+fn training_batch(
+    config: &PixelCnnConfig,
+    set: &Dataset,
+    indices: &[usize],
+    epochs: &[usize],
+    options: &TrainOptions,
+    device: &Device,
+) -> (Tensor<4, Int>, Condition) {
+    let mut items: Vec<(Order, usize, usize)> = indices
+        .iter()
+        .zip(epochs)
+        .map(|(&i, &epoch)| (training_order(config, options.seed, i, epoch), i, epoch))
+        .collect();
+    items.sort_by_key(|&(order, _, _)| order);
+    let indices: Vec<usize> = items.iter().map(|&(_, i, _)| i).collect();
+    let epochs: Vec<usize> = items.iter().map(|&(_, _, e)| e).collect();
+    let (images, labels) = if options.resample_binarization {
+        set.batch_drawn(&indices, &epochs, options.seed, device)
+    } else {
+        set.batch(&indices, device)
+    };
+    let labels = drop_labels(labels, &indices, &epochs, config.classes, options, device);
+    if config.orders <= 1 {
+        return (images, Condition::labels(labels));
+    }
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for run in items.chunk_by(|a, b| a.0 == b.0) {
+        groups.push(run[0].0.apply(images.clone().narrow(0, start, run.len())));
+        start += run.len();
+    }
+    let orders: Vec<i64> = items.iter().map(|&(o, _, _)| o.index() as i64).collect();
+    let orders = Tensor::from_data(TensorData::new(orders, [items.len()]), device);
+    (
+        Tensor::cat(groups, 0),
+        Condition {
+            labels,
+            orders: Some(orders),
+        },
+    )
 }
 
 /// Replaces a seeded fraction of labels by the "no class" index (item j drawn for its epoch).
@@ -585,8 +719,9 @@ fn drop_labels(
     Some(labels * keep.clone() + (keep.neg() + 1) * classes as i64)
 }
 
-/// Mean test NLL in nats per image, without labels (the unconditional likelihood).
-/// `workers` threads each take a share of every batch (see [`TrainOptions::workers`]).
+/// Mean test NLL in nats per image in the identity order, without labels (the unconditional
+/// likelihood). `workers` threads each take a share of every batch (see
+/// [`TrainOptions::workers`]).
 pub fn evaluate(
     model: &PixelCnn,
     data: &Dataset,
@@ -595,30 +730,108 @@ pub fn evaluate(
     device: &Device,
     show_progress: bool,
 ) -> f64 {
+    let [identity] = mean_over(data, batch_size, workers, show_progress, |shard| {
+        let (images, _) = data.batch(shard, device);
+        [f64::from(
+            model
+                .nll(images, &Condition::none())
+                .sum()
+                .into_scalar::<f32>(),
+        )]
+    });
+    identity
+}
+
+/// Test NLL of a model with several generation orders, nats per image, without labels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderNll {
+    /// In the identity (raster) order: comparable with any raster-order model.
+    pub identity: f64,
+    /// Of the uniform mixture over the model's orders, −log(1/O Σ_o p_o(x)): a likelihood of
+    /// the same model, never worse than the best single order by more than log O.
+    pub mixture: f64,
+}
+
+/// [`evaluate`] in every order of the model and of their mixture (the identity alone for a
+/// raster-only model, where both figures are the same).
+pub fn evaluate_orders(
+    model: &PixelCnn,
+    data: &Dataset,
+    batch_size: usize,
+    workers: usize,
+    device: &Device,
+    show_progress: bool,
+) -> OrderNll {
+    let orders: Vec<Order> = Order::first(model.config.orders).collect();
+    let [identity, mixture] = mean_over(data, batch_size, workers, show_progress, |shard| {
+        let (images, _) = data.batch(shard, device);
+        let per_order: Vec<Vec<f64>> = orders
+            .iter()
+            .map(|&order| {
+                let condition = Condition {
+                    labels: None,
+                    orders: (orders.len() > 1).then(|| {
+                        Tensor::from_data(TensorData::new(vec![order.index() as i64], [1]), device)
+                    }),
+                };
+                let nll = model.nll(order.apply(images.clone()), &condition);
+                nll.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(f64::from)
+                    .collect()
+            })
+            .collect();
+        let identity = per_order[0].iter().sum();
+        let mixture = (0..shard.len())
+            .map(|i| mixture_nll(per_order.iter().map(|nll| nll[i])))
+            .sum();
+        [identity, mixture]
+    });
+    OrderNll { identity, mixture }
+}
+
+/// −log(1/O Σ_o exp(−nll_o)) for one image's NLL in each of O orders, computed stably.
+pub fn mixture_nll(nll: impl Iterator<Item = f64> + Clone) -> f64 {
+    let count = nll.clone().count() as f64;
+    let best = nll.clone().fold(f64::INFINITY, f64::min);
+    let sum: f64 = nll.map(|n| (best - n).exp()).sum();
+    best - sum.ln() + count.ln()
+}
+
+/// Means per image of the M sums `score` returns for each shard of `data`, batch after batch,
+/// `workers` shards per batch in parallel.
+fn mean_over<const M: usize>(
+    data: &Dataset,
+    batch_size: usize,
+    workers: usize,
+    show_progress: bool,
+    score: impl Fn(&[usize]) -> [f64; M] + Sync,
+) -> [f64; M] {
     let bar = if show_progress {
         ProgressBar::new(data.len() as u64)
     } else {
         ProgressBar::hidden()
     };
-    let shard_nll = |shard: &[usize]| -> f64 {
-        let (images, _) = data.batch(shard, device);
-        f64::from(model.nll(images, None).sum().into_scalar::<f32>())
-    };
-    let mut total = 0.0;
+    let mut total = [0.0; M];
     let mut start = 0;
     while start < data.len() {
         let end = (start + batch_size).min(data.len());
         let indices: Vec<usize> = (start..end).collect();
         let shard = indices.len().div_ceil(workers.max(1));
-        let shard_nll = &shard_nll;
-        total += in_parallel(indices.chunks(shard).map(|chunk| move || shard_nll(chunk)))
-            .into_iter()
-            .sum::<f64>();
+        let score = &score;
+        for sums in in_parallel(indices.chunks(shard).map(|chunk| move || score(chunk))) {
+            for (t, s) in total.iter_mut().zip(sums) {
+                *t += s;
+            }
+        }
         bar.set_position(end as u64);
         start = end;
     }
     bar.finish_and_clear();
-    total / data.len() as f64
+    total.map(|t| t / data.len().max(1) as f64)
 }
 
 /// Runs each job on its own scoped thread and returns the results in order; a panic in a job

@@ -35,6 +35,11 @@ pub struct Metrics {
     /// The same, measured with the f32 weights before they were stored (as int8, f16 or f32).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_nll_nats_f32: Option<f64>,
+    /// For a model with several generation orders (`test_nll_nats` is the identity order's):
+    /// the test NLL of the uniform mixture over its orders, −log(1/O Σ_o p_o(x)), nats per
+    /// image, of the weights as stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_mixture_nll_nats: Option<f64>,
     pub epochs: f64,
     pub train_seconds: f64,
     /// Where it was trained, e.g. "cuda (NVIDIA H200)" or "cpu (flex, 2 cores)".
@@ -55,6 +60,10 @@ pub struct Manifest {
     pub levels: usize,
     pub classes: usize,
     pub config: PixelCnnConfig,
+    /// How each of the model's generation orders (`config.orders`, by index) walks the
+    /// image, for people reading the manifest; none for a raster-only model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<String>,
     /// File name of the weights, relative to the manifest.
     pub weights: String,
     /// How the weights are stored: "int8", "f16" or "f32" (see [`StoredDType`]).
@@ -211,12 +220,16 @@ fn data_bytes(config: &PixelCnnConfig, dtype: StoredDType) -> usize {
                 .saturating_mul(config.layers)
                 .saturating_add(config.head)
                 .saturating_add(config.channels.saturating_mul(config.levels));
-            // Each gated layer's class bias [classes + 1, 2·hidden] is rank 2: one scale a row.
+            // Each gated layer's class bias [classes + 1, 2·hidden] and order bias
+            // [orders, 2·hidden] are rank 2: one scale a row.
             let class_rows = if config.classes > 0 {
-                config.layers.saturating_mul(config.classes + 1)
+                config.classes + 1
             } else {
                 0
             };
+            let class_rows = config
+                .layers
+                .saturating_mul(class_rows.saturating_add(config.order_bias_rows()));
             // Rank ≥ 2 values one byte each, biases 4 bytes each, one 4-byte scale per row.
             params
                 .saturating_sub(biases)
@@ -224,6 +237,16 @@ fn data_bytes(config: &PixelCnnConfig, dtype: StoredDType) -> usize {
                 .saturating_add(biases.saturating_add(class_rows).saturating_mul(4))
         }
     }
+}
+
+/// The manifest's `orders`: each order's name, none for a raster-only model.
+pub fn order_names(config: &PixelCnnConfig) -> Vec<String> {
+    if config.orders <= 1 {
+        return vec![];
+    }
+    crate::order::Order::first(config.orders)
+        .map(|o| o.name().to_string())
+        .collect()
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -386,6 +409,13 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, LoadError> {
         return Err(LoadError::ManifestJson(format!(
             "`params` says {} but the config has {expected} parameters",
             manifest.params
+        )));
+    }
+    if !manifest.orders.is_empty() && manifest.orders != order_names(&manifest.config) {
+        return Err(LoadError::ManifestJson(format!(
+            "`orders` names {} orders that do not match the config's {}",
+            manifest.orders.len(),
+            manifest.config.orders
         )));
     }
     if StoredDType::parse(&manifest.dtype).is_none() {
@@ -645,6 +675,7 @@ mod files {
             levels: config.levels,
             classes: config.classes,
             params: model.num_params(),
+            orders: order_names(&config),
             config,
             weights,
             dtype: dtype.name().to_string(),

@@ -25,6 +25,7 @@ fn config() -> PixelCnnConfig {
         kernel: 3,
         head: 8,
         classes: 2,
+        orders: 1,
     }
 }
 

@@ -20,6 +20,7 @@ fn config(channels: usize, levels: usize, side: usize) -> PixelCnnConfig {
         kernel: 3,
         head: 24,
         classes: 0,
+        orders: 1,
     }
 }
 

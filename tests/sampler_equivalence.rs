@@ -24,6 +24,7 @@ fn config(channels: usize, side: usize, layers: usize, classes: usize) -> PixelC
         kernel: 3,
         head: 24,
         classes,
+        orders: 1,
     }
 }
 
@@ -53,13 +54,15 @@ fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
         ] {
             randomize_bias(conv, &device);
         }
-        if let Some(bias) = &layer.class_bias {
-            let dims = bias.dims();
-            layer.class_bias = Some(Param::from_tensor(Tensor::random(
-                dims,
-                Distribution::Uniform(-1.0, 1.0),
-                &device,
-            )));
+        for bias in [&mut layer.class_bias, &mut layer.order_bias] {
+            if let Some(b) = bias {
+                let dims = b.dims();
+                *bias = Some(Param::from_tensor(Tensor::random(
+                    dims,
+                    Distribution::Uniform(-1.0, 1.0),
+                    &device,
+                )));
+            }
         }
     }
     randomize_bias(&mut model.head_hidden, &device);
@@ -118,6 +121,7 @@ fn request(
         temperature,
         seed,
         labels,
+        order: 0,
     }
 }
 
@@ -212,6 +216,88 @@ fn rgb_cached_equals_naive() {
 #[test]
 fn rgb_class_conditional_cached_equals_naive() {
     check_all(3, 5, 4, 2, 4);
+}
+
+/// A model with eight generation orders, each order's bias random: both samplers must
+/// condition on the order asked for (and the orders must differ, or the bias is not used).
+#[test]
+fn cached_equals_naive_in_every_order() {
+    for (channels, classes) in [(1, 0), (3, 2)] {
+        let cfg = PixelCnnConfig {
+            orders: 8,
+            ..config(channels, 5, 3, classes)
+        };
+        let model = seeded_model(&cfg, 7);
+        for order in [0, 3, 6] {
+            let mut req = request(&cfg, 2, Hidden::PerItem, 1.0, 44);
+            req.order = order;
+            check(&model, req);
+        }
+        let logits = |order: usize| {
+            let mut req = request(&cfg, 1, Hidden::All, 0.0, 1);
+            req.order = order;
+            let mut naive = NaiveSampler::new(&model, req, &Device::flex()).expect("valid");
+            let mut first = vec![];
+            naive.step_observed(1, |_, _, l| first = to_vec(l.clone()));
+            first
+        };
+        assert_ne!(logits(0), logits(5), "the order bias changes the logits");
+    }
+}
+
+/// The scores the cached sampler sums as it passes the known values after the first hidden
+/// pixel equal the log-probabilities a full forward pass gives the finished canvas, for holes
+/// that leave known pixels inside their rows, between them and after them, in any order.
+#[test]
+fn scores_from_the_sampling_pass_equal_a_full_pass() {
+    let device = Device::flex();
+    for (channels, orders) in [(1, 1), (3, 1), (1, 8)] {
+        let cfg = PixelCnnConfig {
+            orders,
+            ..config(channels, 6, 3, 2)
+        };
+        let model = seeded_model(&cfg, 8);
+        let (c, h, w) = (channels, cfg.height, cfg.width);
+        let holes: [&dyn Fn(usize, usize) -> bool; 4] = [
+            &|_, col| col < 3,
+            &|r, _| (2..4).contains(&r),
+            &|r, col| (r == 1 && col == 4) || (r == 3 && (1..3).contains(&col)),
+            &|r, col| r >= 4 && col == 5,
+        ];
+        for (i, hidden) in holes.iter().enumerate() {
+            let batch = 3;
+            let known_one: Vec<bool> = (0..h * w).map(|p| !hidden(p / w, p % w)).collect();
+            let first = known_one.iter().position(|&k| !k).expect("a hole");
+            let scored: Vec<bool> = (0..h * w).map(|p| p > first && known_one[p]).collect();
+            let mut req = request(&cfg, batch, Hidden::All, 1.0, 50 + i as u64);
+            req.known = known_one.repeat(batch);
+            req.order = if orders > 1 { 5 } else { 0 };
+            let mut sampler =
+                CachedSampler::scoring(&model, req.clone(), &scored, &device).expect("request");
+            assert!(sampler.scores().is_none(), "no scores before the end");
+            sampler.finish();
+            let got = to_vec(sampler.scores().expect("scores").reshape([batch, 1, 1, 1]));
+            // The reference: one full forward pass over the finished canvases.
+            let canvas = sampler.canvas();
+            let condition = sampler.state.condition.clone();
+            let log_probs = to_vec(model.log_probs(canvas.int(), &condition));
+            for b in 0..batch {
+                let want: f64 = (0..c * h * w)
+                    .filter(|&v| scored[v % (h * w)])
+                    .map(|v| f64::from(log_probs[b * c * h * w + v]))
+                    .sum();
+                assert!(
+                    (f64::from(got[b]) - want).abs() < 1e-4,
+                    "C={c} orders={orders} hole {i} item {b}: {} vs {want}",
+                    got[b]
+                );
+            }
+            // Scoring changes nothing about the pixels.
+            let mut plain = CachedSampler::new(&model, req, &device).expect("request");
+            plain.finish();
+            assert_eq!(to_vec(plain.canvas()), to_vec(sampler.canvas()), "hole {i}");
+        }
+    }
 }
 
 #[test]

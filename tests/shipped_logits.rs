@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use pixelcnn::model::nll_from_logits;
+use pixelcnn::model::{Condition, nll_from_logits};
 use pixelcnn::weights;
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +40,7 @@ fn shipped_model_logits_are_unchanged() {
         .map(i64::from)
         .collect();
     let levels = Tensor::<4, Int>::from_data(TensorData::new(pixels, [4, 1, 28, 28]), &device);
-    let logits = model.forward(levels.clone().float(), None);
+    let logits = model.forward(levels.clone().float(), &Condition::none());
     let first: Vec<f32> = logits
         .clone()
         .narrow(0, 0, 1)
@@ -116,7 +116,7 @@ fn scores_sum_to_the_evaluated_nll() {
         &device,
     );
     let log_probs: Vec<f32> = model
-        .log_probs(levels, None)
+        .log_probs(levels, &Condition::none())
         .into_data()
         .try_into_vec::<f32>()
         .expect("f32");

@@ -57,6 +57,8 @@ fn options(dir: &std::path::Path, epochs: f64, batch: usize, device: &str) -> Tr
         workers: 2,
         validation_images: 0,
         keep_snapshots: false,
+        mixture_validation_images: 0,
+        init_from: None,
     }
 }
 
@@ -392,4 +394,56 @@ fn kept_snapshots_average_into_a_checkpoint_that_exports_but_does_not_resume() {
         refused.to_string().contains("no optimizer state"),
         "{refused}"
     );
+}
+
+/// A raster-only run continued with eight generation orders (`init_from`): the new run starts
+/// at the old run's image and schedule with the old weights, trains its order biases away from
+/// zero, and resumes from its own folder afterwards; the old folder is left as it was.
+#[test]
+fn a_raster_run_continues_with_orders_from_its_checkpoint() {
+    let _guard = common::seed_lock();
+    let raster_dir = TempDir::new("raster");
+    let orders_dir = TempDir::new("orders");
+    let (raster_dir, orders_dir): (&std::path::Path, &std::path::Path) = (&raster_dir, &orders_dir);
+    let (set, device) = (tiny_set(20), Device::flex());
+    let raster = tiny_config();
+    let mut first = options(raster_dir, 4.0, 8, "cpu");
+    first.max_seconds = Some(0.0); // one step, then a checkpoint
+    train(&raster, &set, None, &device, &first).expect("raster run");
+    let before = state(raster_dir);
+    let old_model = std::fs::read(raster_dir.join("model.bpk")).expect("old weights");
+
+    let with_orders = PixelCnnConfig {
+        orders: 8,
+        ..raster.clone()
+    };
+    let mut continued = options(orders_dir, 4.0, 8, "cpu");
+    continued.schedule = None; // the old run's
+    continued.init_from = Some(raster_dir.to_path_buf());
+    let outcome = train(&with_orders, &set, None, &device, &continued).expect("continued");
+    assert!(outcome.completed);
+    let after = state(orders_dir);
+    assert_eq!(after.config.as_ref().map(|c| c.orders), Some(8));
+    assert_eq!(after.schedule, before.schedule, "the old run's schedule");
+    assert_eq!(
+        outcome.rates.first().map(|&(images, _)| images),
+        Some(before.images),
+        "the new run starts at the old run's image"
+    );
+    let moved = outcome.model.layers.iter().any(|layer| {
+        let bias = layer.order_bias.as_ref().expect("order bias").val();
+        bias.abs().max().into_scalar::<f32>() > 0.0
+    });
+    assert!(moved, "the order biases were trained");
+    assert_eq!(
+        std::fs::read(raster_dir.join("model.bpk")).expect("old weights"),
+        old_model,
+        "the raster checkpoint is untouched"
+    );
+    // The new folder resumes by itself; a raster config cannot resume it.
+    let (model, _) = load_checkpoint(orders_dir, &device).expect("loads");
+    assert_eq!(model.config.orders, 8);
+    let mut again = options(orders_dir, 4.0, 8, "cpu");
+    again.schedule = None;
+    assert!(train(&raster, &set, None, &device, &again).is_err());
 }

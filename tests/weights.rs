@@ -23,6 +23,7 @@ fn config() -> PixelCnnConfig {
         kernel: 3,
         head: 16,
         classes: 3,
+        orders: 1,
     }
 }
 

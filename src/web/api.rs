@@ -33,6 +33,28 @@ export interface StartOptions {
    * raster-order sampler (no scores).
    */
   candidates?: number;
+  /**
+   * Generation order: "auto" (default) picks, among the model's orders, the one that leaves
+   * the fewest known pixels after the first hidden one (a top-half hole is then generated
+   * bottom to top); or an index into `ModelInfo.orders`. Raster-only models have one order.
+   */
+  order?: "auto" | number;
+}
+
+/** What `start` set going. */
+export interface Plan {
+  backend: BackendName;
+  /** How the completion walks the image, e.g. "bottom to top" ("top to bottom" is raster order). */
+  order: string;
+  /** Its index in `ModelInfo.orders` (0 = raster order). */
+  orderIndex: number;
+  /** Candidates drawn: the pool the alternatives are chosen from (= alternatives when not ranked). */
+  candidates: number;
+  /** Whether the alternatives are ranked by how well they fit the known pixels after the hole
+   *  (only when some known pixel comes after the first hidden one in the chosen order). */
+  ranked: boolean;
+  /** Of a frame's `total`, the units spent drawing the pool; the rest is scoring it. */
+  poolUnits: number;
 }
 
 export interface BenchOptions {
@@ -166,6 +188,14 @@ impl ModelInfo {
     pub fn dataset(&self) -> String {
         self.manifest.dataset.clone()
     }
+    /// How each generation order of the model walks the image (`StartOptions.order` indexes
+    /// it); one entry, "top to bottom", for a raster-only model.
+    #[wasm_bindgen(getter)]
+    pub fn orders(&self) -> Vec<String> {
+        crate::order::Order::first(self.manifest.config.orders)
+            .map(|o| o.name().to_string())
+            .collect()
+    }
 }
 
 /// One animation frame of a completion.
@@ -229,6 +259,27 @@ pub(super) struct StartOptions {
     pub(super) sampler: Option<SamplerName>,
     pub(super) backend: Option<BackendName>,
     pub(super) candidates: Option<f64>,
+    pub(super) order: Option<OrderOption>,
+}
+
+/// `order`: "auto" or an order's index.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum OrderOption {
+    Named(String),
+    Index(f64),
+}
+
+/// What `start` returns (the `Plan` type above).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Plan {
+    pub(super) backend: BackendName,
+    pub(super) order: &'static str,
+    pub(super) order_index: usize,
+    pub(super) candidates: usize,
+    pub(super) ranked: bool,
+    pub(super) pool_units: usize,
 }
 
 impl Frame {

@@ -5,7 +5,8 @@ use wasm_bindgen::prelude::*;
 
 use super::Engine;
 use super::api::{BackendName, SamplerName};
-use super::platform::{js_err, now_ms, parse_options, read_levels};
+use super::platform::{js_err, now_ms, parse_options, read_levels, to_js};
+use crate::order::Order;
 use crate::sample::SampleRequest;
 
 #[derive(Deserialize, Default)]
@@ -80,16 +81,17 @@ impl Engine {
                     temperature: 1.0,
                     seed: 1,
                     labels: (config.classes > 0).then(|| vec![0; batch]),
+                    order: 0,
                 };
                 // Untimed: the first pass pays shader compilation and buffer allocation.
                 let warmup_start = now_ms();
-                self.begin(request.clone(), sampler, backend)?;
+                self.begin(request.clone(), sampler, Order::IDENTITY, backend)?;
                 self.run_to(1).await?;
                 let warmup_ms = now_ms() - warmup_start;
                 let mut runs_ms = vec![];
                 for _ in 0..repeats {
                     let t0 = now_ms();
-                    self.begin(request.clone(), sampler, backend)?;
+                    self.begin(request.clone(), sampler, Order::IDENTITY, backend)?;
                     self.run_to(limit).await?;
                     runs_ms.push(now_ms() - t0);
                 }
@@ -119,9 +121,7 @@ impl Engine {
             rows,
             notes,
         };
-        report
-            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-            .map_err(|e| js_err(format!("benchmark: {e}")))
+        to_js(&report)
     }
 }
 

@@ -24,18 +24,19 @@ use std::rc::Rc;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
-use api::StartOptions;
 pub use api::{BackendName, Frame, ModelInfo, SamplerName};
+use api::{OrderOption, Plan, StartOptions};
 use platform::{
-    fetch_bytes, fetch_text, js_err, parse_options, read_floats, read_levels, resolve_url,
+    fetch_bytes, fetch_text, js_err, parse_options, read_floats, read_levels, resolve_url, to_js,
     webgpu_device,
 };
 
 use crate::cached::CachedSampler;
 use crate::config::PixelCnnConfig;
 use crate::importance::{ImportanceCompletion, ImportanceRequest, MAX_CANDIDATES};
-use crate::model::PixelCnn;
-use crate::sample::{Completion, NaiveSampler, SampleError, SampleRequest};
+use crate::model::{Condition, PixelCnn};
+use crate::order::Order;
+use crate::sample::{Completion, Framed, NaiveSampler, SampleError, SampleRequest};
 use crate::weights::{Manifest, load_from_bytes, parse_manifest};
 
 /// Installs the panic hook before anything else runs, so a bug shows as a readable console
@@ -233,13 +234,29 @@ impl Engine {
     }
 
     /// Starts a completion of the canvas (replacing any in progress). Drive it with `step`.
-    /// Returns the backend it runs on.
-    #[wasm_bindgen(unchecked_return_type = "BackendName")]
+    /// Returns its plan: the backend, the generation order, the pool.
+    #[wasm_bindgen(unchecked_return_type = "Plan")]
     pub fn start(
         &self,
         #[wasm_bindgen(unchecked_param_type = "StartOptions | undefined")] options: JsValue,
-    ) -> Result<String, JsError> {
+    ) -> Result<JsValue, JsError> {
         let options: StartOptions = parse_options(options, "start")?;
+        let config = self.config().map_err(js_err)?;
+        let order = match &options.order {
+            None => None,
+            Some(OrderOption::Named(name)) if name == "auto" => None,
+            Some(OrderOption::Index(i))
+                if i.fract() == 0.0 && *i >= 0.0 && (*i as usize) < config.orders =>
+            {
+                Order::new(*i as usize)
+            }
+            Some(_) => {
+                return Err(js_err(format!(
+                    "start: order must be \"auto\" or an integer in 0..{} for this model",
+                    config.orders
+                )));
+            }
+        };
         let batch = options.alternatives.unwrap_or(1);
         if !(1..=MAX_ALTERNATIVES).contains(&batch) {
             return Err(js_err(format!(
@@ -282,13 +299,25 @@ impl Engine {
                 temperature,
                 seed: seed as u64,
                 label: options.label,
+                order,
             };
             let model = self.model_on(backend).map_err(js_err)?;
             let completion = ImportanceCompletion::new(&model, request, self.device(backend))
                 .map_err(|e| js_err(format!("start: {e}")))?;
+            let plan = Plan {
+                backend,
+                order: completion.order().name(),
+                order_index: completion.order().index(),
+                candidates: completion.candidates(),
+                ranked: completion.ranked(),
+                pool_units: completion.pool_units(),
+            };
             self.install(Run::Importance(Box::new(completion)), batch, backend);
-            return Ok(backend.as_str().into());
+            return to_js(&plan);
         }
+        let order = order.unwrap_or_else(|| {
+            crate::order::choose(&known, config.height, config.width, config.orders)
+        });
         let request = SampleRequest {
             batch,
             levels: levels.repeat(batch),
@@ -296,14 +325,23 @@ impl Engine {
             temperature,
             seed: seed as u64,
             labels: options.label.map(|l| vec![l; batch]),
-        };
+            order: 0,
+        }
+        .in_order(&config, order);
         let backend = match options.backend {
             Some(b) => self.check_backend(b).map_err(js_err)?,
             None => self.primary_backend(),
         };
         let sampler = options.sampler.unwrap_or_default();
-        self.begin(request, sampler, backend)?;
-        Ok(backend.as_str().into())
+        let pool_units = self.begin(request, sampler, order, backend)?;
+        to_js(&Plan {
+            backend,
+            order: order.name(),
+            order_index: order.index(),
+            candidates: batch,
+            ranked: false,
+            pool_units,
+        })
     }
 
     /// Advances the completion by up to `pixels` pixels, then reads the canvas back.
@@ -362,12 +400,15 @@ impl Engine {
     }
 
     /// Per-value surprise of complete images: `pixels` are level indices [B, C, H, W]
-    /// (B ≥ 1 whole images); returns −log p(x_i | x_<i) in nats, [B, C, H, W]. Their sum over
-    /// an image is its negative log-likelihood.
+    /// (B ≥ 1 whole images); returns −log p(x_i | x_<i) in nats, [B, C, H, W], where x_<i are
+    /// the values before x_i in generation order `order` (an index into `ModelInfo.orders`;
+    /// default 0, raster order). Their sum over an image is its negative log-likelihood in
+    /// that order.
     pub async fn score(
         &self,
         pixels: &[u8],
         #[wasm_bindgen(unchecked_param_type = "number | null | undefined")] label: Option<f64>,
+        #[wasm_bindgen(unchecked_param_type = "number | null | undefined")] order: Option<f64>,
     ) -> Result<Vec<f32>, JsError> {
         let config = self.config().map_err(js_err)?;
         let size = config.values_per_image();
@@ -381,6 +422,18 @@ impl Engine {
             )));
         }
         check_levels(pixels, &config, "score")?;
+        let order = match order {
+            None => Order::IDENTITY,
+            Some(o) if o.fract() == 0.0 && o >= 0.0 && (o as usize) < config.orders => {
+                Order::new(o as usize).unwrap_or(Order::IDENTITY)
+            }
+            Some(o) => {
+                return Err(js_err(format!(
+                    "score: order must be an integer in 0..{} for this model, got {o}",
+                    config.orders
+                )));
+            }
+        };
         let batch = pixels.len() / size;
         let labels = match label {
             None => None,
@@ -397,7 +450,12 @@ impl Engine {
         let backend = self.primary_backend();
         let model = self.model_on(backend).map_err(js_err)?;
         let device = self.device(backend);
-        let levels: Vec<i64> = pixels.iter().map(|&v| i64::from(v)).collect();
+        let (c, h, w) = (config.channels, config.height, config.width);
+        let levels: Vec<i64> = order
+            .to_frame(pixels, c, h, w)
+            .into_iter()
+            .map(i64::from)
+            .collect();
         let levels = Tensor::<4, Int>::from_data(
             TensorData::new(
                 levels,
@@ -407,14 +465,19 @@ impl Engine {
         );
         let labels =
             labels.map(|l| Tensor::<1, Int>::from_data(TensorData::new(l, [batch]), device));
-        let surprise = model.log_probs(levels, labels.as_ref()).neg();
+        let orders = (config.orders > 1).then(|| {
+            Tensor::<1, Int>::from_data(TensorData::new(vec![order.index() as i64], [1]), device)
+        });
+        let surprise = model.log_probs(levels, &Condition { labels, orders }).neg();
         let data = surprise
             .into_data_async()
             .await
             .map_err(|e| js_err(format!("score: reading back failed: {e}")))?;
-        data.convert::<f32>()
+        let framed = data
+            .convert::<f32>()
             .try_into_vec::<f32>()
-            .map_err(|e| js_err(format!("score: {e:?}")))
+            .map_err(|e| js_err(format!("score: {e:?}")))?;
+        Ok(order.from_frame(&framed, c, h, w))
     }
 
     /// Runs the completion to the end and returns the final frame.
@@ -488,18 +551,21 @@ impl Engine {
         Ok(model)
     }
 
+    /// Installs a plain sampler for `request` (in `order`'s frame); returns its pixels to draw.
     fn begin(
         &self,
         request: SampleRequest,
         sampler: SamplerName,
+        order: Order,
         backend: BackendName,
-    ) -> Result<(), JsError> {
+    ) -> Result<usize, JsError> {
         let model = self.model_on(backend).map_err(js_err)?;
         let batch = request.batch;
-        let completion =
-            make_sampler(sampler, &model, request, self.device(backend)).map_err(js_err)?;
+        let inner = make_sampler(sampler, &model, request, self.device(backend)).map_err(js_err)?;
+        let completion = Box::new(Framed { inner, order });
+        let units = completion.progress().1;
         self.install(Run::Plain(completion), batch, backend);
-        Ok(())
+        Ok(units)
     }
 
     /// Replaces any completion in progress by `run`.

@@ -39,6 +39,13 @@ pub(super) fn js_err(message: impl std::fmt::Display) -> JsError {
     JsError::new(&message.to_string())
 }
 
+/// A Rust value as a plain JS object (JSON-compatible: maps become objects).
+pub(super) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_err)
+}
+
 /// An optional options object from JS: the defaults when it is `undefined` or `null`.
 pub(super) fn parse_options<T: Default + serde::de::DeserializeOwned>(
     options: JsValue,

@@ -79,6 +79,7 @@ pub fn save_fixture(
         test_nll_nats: 1.0,
         test_bits_per_dim: 0.1,
         test_nll_nats_f32: None,
+        test_mixture_nll_nats: None,
         epochs: 0.0,
         train_seconds: 0.0,
         device: "test".into(),
@@ -99,7 +100,7 @@ pub fn logits(model: &pixelcnn::PixelCnn, image: &[f32]) -> Vec<f32> {
         &Device::flex(),
     );
     model
-        .forward(x, None)
+        .forward(x, &pixelcnn::model::Condition::none())
         .into_data()
         .try_into_vec::<f32>()
         .expect("f32 logits")

@@ -407,6 +407,41 @@ for (const backend of BACKENDS) {
       });
     }
 
+    if (backend === 'cpu') {
+      // A tiny untrained model with eight generation orders (tests/fixtures/orders, written by
+      // `cargo run --example random_model -- tests/fixtures/orders mnist --orders 8 --tiny`)
+      // in place of the digit model: the order is chosen from the mask alone.
+      test('a top-half hole is generated bottom to top, and the page says so', async (t) => {
+        const fixture = (name) => readFileSync(new URL(`../fixtures/orders/${name}`, import.meta.url));
+        const ordersManifest = JSON.parse(fixture('mnist.json'));
+        assert.equal(ordersManifest.config.orders, 8);
+        const app = await openReady(t, browser, { backend }, {
+          files: {
+            'www/models/mnist.json': json(ordersManifest),
+            [`www/models/${ordersManifest.weights}`]: bytes(fixture(ordersManifest.weights)),
+          },
+        });
+        const { page } = app;
+        await page.click('[data-tool=hide]');
+        await page.selectOption('#brush', '5');
+        for (const y of [2, 7, 11]) await drag(page, [[0, y], [27, y]]);
+        const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+        for (let i = 0; i < 784; i++) assert.equal(canvas.known[i], i < 14 * 28 ? 0 : 1, `pixel ${i}`);
+        await setRange(page, 'alternatives', 2);
+        const frame = await complete(page);
+        assert.equal(await page.$eval('#app', (e) => e.dataset.order), 'bottom to top');
+        assert.match(await page.textContent('#status'), /generated bottom to top/);
+        assert.match(await page.textContent('#results-note'), /Generated bottom to top, so every known pixel came before the hole/);
+        assert.equal(frame.total, 392, 'only the hidden half is generated: no pool to score');
+        for (let b = 0; b < 2; b++) {
+          for (let i = 14 * 28; i < 784; i++) {
+            assert.equal(frame.pixels[b * 784 + i], canvas.pixels[i], `alternative ${b}: known pixel ${i} changed`);
+          }
+        }
+        await assertNoErrors(app);
+      });
+    }
+
     test('Sample starts from an empty canvas; Stop cancels it', async (t) => {
       const app = await openReady(t, browser, { backend });
       const { page } = app;

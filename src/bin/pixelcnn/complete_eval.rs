@@ -1,5 +1,7 @@
 //! `pixelcnn complete-eval`: how well completions fit the known pixels after the hole, for the
-//! raster sampler and for importance resampling at several pool sizes, on held-out digits.
+//! raster order and (for a model with several) the order chosen for the hole, each without a
+//! pool and with importance resampling at several pool sizes, on held-out digits; and the
+//! same figure for the original digit, what a perfect completion would score.
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -8,9 +10,12 @@ use std::time::Instant;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::Args;
 use pixelcnn::PixelCnn;
+use pixelcnn::cached::CachedSampler;
 use pixelcnn::data::Split;
+use pixelcnn::hole::Hole;
 use pixelcnn::importance::{ImportanceCompletion, ImportanceRequest};
-use pixelcnn::sample::{Completion, uniform};
+use pixelcnn::order::Order;
+use pixelcnn::sample::{Completion, Framed, SampleRequest};
 use serde::Serialize;
 
 use crate::{ModelArgs, grid};
@@ -42,86 +47,32 @@ pub struct CompleteEvalArgs {
     json: bool,
 }
 
-/// The holes a person paints.
-#[derive(Clone, Copy)]
-enum Hole {
-    BottomHalf,
-    TopHalf,
-    LeftHalf,
-    MiddleBand,
-    Blob,
-}
-
-impl Hole {
-    const ALL: [Hole; 5] = [
-        Hole::BottomHalf,
-        Hole::TopHalf,
-        Hole::LeftHalf,
-        Hole::MiddleBand,
-        Hole::Blob,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Hole::BottomHalf => "bottom half",
-            Hole::TopHalf => "top half",
-            Hole::LeftHalf => "left half",
-            Hole::MiddleBand => "middle band (rows 10-17 of 28)",
-            Hole::Blob => "blob (~25 %)",
-        }
-    }
-
-    fn slug(self) -> &'static str {
-        match self {
-            Hole::BottomHalf => "bottom",
-            Hole::TopHalf => "top",
-            Hole::LeftHalf => "left",
-            Hole::MiddleBand => "band",
-            Hole::Blob => "blob",
-        }
-    }
-
-    /// Known mask [H, W]; the blob is a disc of about a quarter of the image, its centre drawn
-    /// per image from `seed`.
-    fn known(self, height: usize, width: usize, seed: u64) -> Vec<bool> {
-        let (cy, cx) = (
-            height as f64 * (0.3 + 0.4 * uniform(seed, 0, 0, 0, 1)),
-            width as f64 * (0.3 + 0.4 * uniform(seed, 0, 0, 0, 2)),
-        );
-        let radius = (0.25 * (height * width) as f64 / std::f64::consts::PI).sqrt();
-        (0..height * width)
-            .map(|p| {
-                let (r, c) = (p / width, p % width);
-                let hidden = match self {
-                    Hole::BottomHalf => r >= height / 2,
-                    Hole::TopHalf => r < height / 2,
-                    Hole::LeftHalf => c < width / 2,
-                    Hole::MiddleBand => (height * 5 / 14..height * 9 / 14).contains(&r),
-                    Hole::Blob => {
-                        let (dy, dx) = (r as f64 + 0.5 - cy, c as f64 + 0.5 - cx);
-                        dy * dy + dx * dx <= radius * radius
-                    }
-                };
-                !hidden
-            })
-            .collect()
-    }
-}
-
 #[derive(Serialize)]
 struct Row {
     hole: &'static str,
-    /// "raster" or "sir".
+    /// The generation order completed in: "top to bottom" (raster) or the one chosen for the
+    /// hole; for the reference row, none.
+    order: String,
+    /// "plain" (the sampler's K alternatives), "sir" (K importance-resampled from a pool of
+    /// `candidates`) or "original" (the test digit itself: what a perfect completion scores).
     method: &'static str,
-    /// Pool size N (K for the raster sampler).
+    /// Pool size N (K for the plain sampler, 1 for the original).
     candidates: usize,
     alternatives: usize,
-    /// Mean −log p(known pixels after the first hidden one | completion) over every
-    /// alternative of every image, nats; lower fits the rest of the drawing better.
+    /// Mean −log p(known pixels after the first hidden one | completion) in the identity
+    /// order, over every alternative of every image, nats; lower fits the rest of the drawing
+    /// better. Every row is scored this way, whatever order it was completed in.
     mean_nats: f64,
     /// Mean wall time of one completion (all K alternatives), seconds.
     seconds: f64,
     images: usize,
+}
+
+/// One way of completing: an order (None: the one chosen for the hole) and a pool size.
+#[derive(Clone, Copy)]
+struct Method {
+    order: Option<Order>,
+    candidates: usize,
 }
 
 pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
@@ -133,44 +84,61 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
     let test_set = args.model.data.load_for(&manifest.config, Split::Test)?;
     let images = args.digits.min(test_set.len());
     let k = args.alternatives;
+    let pools: Vec<usize> = std::iter::once(k)
+        .chain(args.candidates.iter().copied())
+        .collect();
+    let orders: Vec<Option<Order>> = if config.orders > 1 {
+        vec![Some(Order::IDENTITY), None]
+    } else {
+        vec![Some(Order::IDENTITY)]
+    };
+    let methods: Vec<Method> = orders
+        .iter()
+        .flat_map(|&order| {
+            pools
+                .iter()
+                .map(move |&candidates| Method { order, candidates })
+        })
+        .collect();
     let mut rows = Vec::new();
     for hole in Hole::ALL {
-        let methods: Vec<(&'static str, usize)> = std::iter::once(("raster", k))
-            .chain(args.candidates.iter().map(|&n| ("sir", n)))
-            .collect();
         let mut grid = grid::Grid::new(config, 3);
         let mut totals = vec![(0.0, 0.0); methods.len()];
+        let mut reference = 0.0;
+        let mut chosen_names = Vec::new();
         for t in 0..images {
             let original: Vec<f32> = test_set.image(t).iter().map(|&v| f32::from(v)).collect();
             let known = hole.known(config.height, config.width, t as u64);
+            reference -= score(&model, &original, &known, &device)?[0];
             let mut cells = vec![grid.occluded(&original, &known)];
-            for (m, &(method, n)) in methods.iter().enumerate() {
+            for (m, method) in methods.iter().enumerate() {
                 let request = ImportanceRequest {
                     levels: original.clone(),
                     known: known.clone(),
                     alternatives: k,
-                    candidates: n,
+                    candidates: method.candidates,
                     temperature: args.temperature,
                     seed: t as u64,
                     label: None,
+                    order: method.order,
                 };
+                let order = request.order_for(&model);
+                if method.order.is_none() && !chosen_names.contains(&order.name()) {
+                    chosen_names.push(order.name());
+                }
                 let start = Instant::now();
-                let (canvas, scores) = if method == "raster" {
-                    let canvas = raster(&model, request, &device)?;
-                    let seconds = start.elapsed().as_secs_f64();
-                    totals[m].1 += seconds;
-                    let scores = score(&model, &canvas, &known, &device)?;
-                    (canvas, scores)
+                let canvas = if method.candidates == k {
+                    plain(&model, request, &device)?
                 } else {
                     let mut completion = ImportanceCompletion::new(&model, request, &device)?;
                     completion.finish_blocking()?;
-                    let canvas = to_vec(completion.canvas())?;
-                    totals[m].1 += start.elapsed().as_secs_f64();
-                    (canvas, completion.scores().unwrap_or_default().to_vec())
+                    to_vec(completion.canvas())?
                 };
+                totals[m].1 += start.elapsed().as_secs_f64();
+                let scores = score(&model, &canvas, &known, &device)?;
                 totals[m].0 += -scores.iter().sum::<f64>() / scores.len() as f64;
-                let last = m + 1 == methods.len();
-                if m == 0 || last {
+                // The grid shows the raster sampler's alternatives and the last method's.
+                if m == 0 || m + 1 == methods.len() {
                     cells.extend(
                         canvas
                             .chunks(config.values_per_image())
@@ -183,17 +151,35 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
                 grid.add_row(cells);
             }
         }
-        for (&(method, n), &(nats, seconds)) in methods.iter().zip(&totals) {
+        let chosen = chosen_names.join(" / ");
+        for (method, &(nats, seconds)) in methods.iter().zip(&totals) {
             rows.push(Row {
                 hole: hole.name(),
-                method,
-                candidates: n,
+                order: method
+                    .order
+                    .map_or(chosen.clone(), |o| o.name().to_string()),
+                method: if method.candidates == k {
+                    "plain"
+                } else {
+                    "sir"
+                },
+                candidates: method.candidates,
                 alternatives: k,
                 mean_nats: nats / images as f64,
                 seconds: seconds / images as f64,
                 images,
             });
         }
+        rows.push(Row {
+            hole: hole.name(),
+            order: String::new(),
+            method: "original",
+            candidates: 1,
+            alternatives: k,
+            mean_nats: reference / images as f64,
+            seconds: 0.0,
+            images,
+        });
         if let Some(dir) = &args.grid_dir {
             std::fs::create_dir_all(dir)?;
             let path = dir.join(format!("complete-{}.png", hole.slug()));
@@ -209,25 +195,29 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The raster sampler's K alternatives: a pool of exactly K is never resampled.
-fn raster(
+/// The cached sampler's K alternatives in the request's order, with no pool: what a
+/// completion costs without importance resampling.
+fn plain(
     model: &PixelCnn,
     request: ImportanceRequest,
     device: &Device,
 ) -> Result<Vec<f32>, Box<dyn Error>> {
     let k = request.alternatives;
-    let mut sampler = pixelcnn::cached::CachedSampler::new(
-        model,
-        pixelcnn::sample::SampleRequest {
-            batch: k,
-            levels: request.levels.repeat(k),
-            known: request.known.repeat(k),
-            temperature: request.temperature,
-            seed: request.seed,
-            labels: None,
-        },
-        device,
-    )?;
+    let order = request.order_for(model);
+    let sample = SampleRequest {
+        batch: k,
+        levels: request.levels.repeat(k),
+        known: request.known.repeat(k),
+        temperature: request.temperature,
+        seed: request.seed,
+        labels: None,
+        order: 0,
+    }
+    .in_order(&model.config, order);
+    let mut sampler = Framed {
+        inner: CachedSampler::new(model, sample, device)?,
+        order,
+    };
     sampler.finish();
     to_vec(sampler.canvas())
 }
@@ -246,7 +236,7 @@ fn score(
         TensorData::new(levels, [batch, c.channels, c.height, c.width]),
         device,
     );
-    let log_probs = to_vec(model.log_probs(levels, None))?;
+    let log_probs = to_vec(model.log_probs(levels, &pixelcnn::model::Condition::none()))?;
     let pixels = c.height * c.width;
     let first = known.iter().position(|&k| !k).unwrap_or(pixels);
     Ok(log_probs
@@ -274,23 +264,27 @@ fn to_vec(t: Tensor<4>) -> Result<Vec<f32>, Box<dyn Error>> {
 
 fn table(rows: &[Row], pools: &[usize]) -> String {
     let mut out = format!(
-        "mean −log p(known pixels after the hole | completion), nats (lower fits better); seconds per completion of {} alternatives; {} test images per hole\n",
+        "mean −log p(known pixels after the hole | completion) in raster order, nats (lower fits better); seconds per completion of {} alternatives; {} test images per hole\n",
         rows.first().map_or(0, |r| r.alternatives),
         rows.first().map_or(0, |r| r.images),
     );
-    out.push_str(&format!("{:<26} {:>16}", "hole", "raster"));
+    out.push_str(&format!("{:<26} {:<30} {:>16}", "hole", "order", "no pool"));
     for n in pools {
         out.push_str(&format!(" {:>16}", format!("SIR N={n}")));
     }
-    out.push('\n');
-    let mut current = "";
+    out.push_str(&format!(" {:>10}\n", "original"));
+    let mut current = ("", "");
     for row in rows {
-        if row.hole != current {
-            if !current.is_empty() {
+        if row.method == "original" {
+            out.push_str(&format!(" {:>10.1}", row.mean_nats));
+            continue;
+        }
+        if (row.hole, row.order.as_str()) != current {
+            if !current.0.is_empty() {
                 out.push('\n');
             }
-            current = row.hole;
-            out.push_str(&format!("{:<26}", row.hole));
+            current = (row.hole, row.order.as_str());
+            out.push_str(&format!("{:<26} {:<30}", row.hole, row.order));
         }
         out.push_str(&format!(
             " {:>16}",

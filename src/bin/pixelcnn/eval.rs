@@ -26,6 +26,24 @@ pub fn run(args: EvalArgs) -> Result<(), Box<dyn Error>> {
         test_set = test_set.truncate(n);
     }
     let workers = default_workers(args.model.backend);
+    if model.config.orders > 1 {
+        let nll = train::evaluate_orders(&model, &test_set, args.batch, workers, &device, true);
+        println!(
+            "{}: test NLL in the identity order {:.3} nats/image ({:.4} bits/dim), mixture of {} orders {:.3} nats/image, over {} images (manifest: {:.3} and {} nats)",
+            manifest.name,
+            nll.identity,
+            bits_per_dim(nll.identity, &manifest.config),
+            model.config.orders,
+            nll.mixture,
+            test_set.len(),
+            manifest.metrics.test_nll_nats,
+            manifest
+                .metrics
+                .test_mixture_nll_nats
+                .map_or("no".into(), |m| format!("{m:.3}"))
+        );
+        return Ok(());
+    }
     let nll = train::evaluate(&model, &test_set, args.batch, workers, &device, true);
     println!(
         "{}: test NLL {:.3} nats/image, {:.4} bits/dim over {} images (manifest: {:.3} nats)",

@@ -86,6 +86,7 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
                 temperature: args.temperature,
                 seed: args.seed + t as u64 + 1,
                 labels: None,
+                order: 0,
             };
             let completed = complete(&model, request, &device)?;
             let mut row = vec![grid.occluded(&original, &known)];

@@ -101,6 +101,20 @@ pub struct TrainArgs {
     /// Classes to condition on, 0 for none [default: 10, emoji 0].
     #[arg(long)]
     classes: Option<usize>,
+    /// Generation orders to train with: 1 (raster order) or up to 8 (the flips and
+    /// transposes of the image, each with its own gate bias); each training image gets a
+    /// random one.
+    #[arg(long, default_value_t = 1)]
+    orders: usize,
+    /// Start from another run's checkpoint folder (weights, optimizer, progress, schedule),
+    /// adding zero order biases when --orders asks for more orders than it has: the model
+    /// starts as it was. New checkpoints go to --checkpoint-dir.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+    /// Validation images scored under the mixture of all orders at each checkpoint (one pass
+    /// per order), for a model with several orders.
+    #[arg(long, default_value_t = 100)]
+    mixture_validation_images: usize,
     /// Train on the first N training images only (smoke tests).
     #[arg(long)]
     limit: Option<usize>,
@@ -190,15 +204,17 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         head: args.head.unwrap_or(d.head),
         first_kernel: args.first_kernel.unwrap_or(d.first_kernel),
         classes: args.classes.unwrap_or(d.classes),
+        orders: args.orders,
         ..PixelCnnConfig::mnist()
     };
     let resuming = args.resume && args.checkpoint_dir.join("state.json").exists();
-    let schedule = match (args.lr, args.total_epochs, resuming) {
+    let continuing = resuming || args.init_from.is_some();
+    let schedule = match (args.lr, args.total_epochs, continuing) {
         (Some(lr), Some(epochs), _) => Some(Schedule::new(lr, epochs)),
         // The checkpoint's own schedule.
         (None, None, true) => None,
         (_, _, true) => {
-            return Err("on resume give both --lr and --total-epochs, or neither (to keep the checkpoint's schedule)".into());
+            return Err("on resume (or --init-from) give both --lr and --total-epochs, or neither (to keep the checkpoint's schedule)".into());
         }
         (lr, epochs, false) => Some(Schedule::new(lr.unwrap_or(1e-3), epochs.unwrap_or(15.0))),
     };
@@ -213,6 +229,8 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         checkpoint_seconds: args.checkpoint_minutes * 60.0,
         validation_images: args.validation_images,
         keep_snapshots: args.keep_snapshots,
+        mixture_validation_images: args.mixture_validation_images,
+        init_from: args.init_from.clone(),
         resume: args.resume,
         max_seconds: args.max_minutes.map(|m| m * 60.0),
         device_name: device_name(args.backend),
@@ -324,6 +342,26 @@ fn export(
         measured.join(", "),
         encoding.describe()
     );
+    let test_mixture_nll_nats = (config.orders > 1)
+        .then(|| -> Result<f64, Box<dyn Error>> {
+            let bytes = weights::to_safetensors(model, encoding)?;
+            let stored = weights::model_from_safetensors(config, &bytes, encoding.dtype, device)?;
+            eprintln!("evaluating the mixture of {} orders", config.orders);
+            let nll = train::evaluate_orders(
+                &stored,
+                &test_set,
+                options.eval_batch,
+                workers,
+                device,
+                true,
+            );
+            println!(
+                "test NLL as stored: identity order {:.3} nats, mixture of {} orders {:.3} nats",
+                nll.identity, config.orders, nll.mixture
+            );
+            Ok(nll.mixture)
+        })
+        .transpose()?;
     let manifest_path = options.out_dir.join(format!("{}.json", options.name));
     if options.only_if_better
         && let Ok((_, current)) = weights::load_model(&manifest_path, device)
@@ -340,6 +378,7 @@ fn export(
         test_nll_nats: nll,
         test_bits_per_dim: bits_per_dim(nll, config),
         test_nll_nats_f32: Some(nll_f32),
+        test_mixture_nll_nats,
         epochs: (epochs * 100.0).round() / 100.0,
         train_seconds: train_seconds.round(),
         device: train::describe_history(history, train_len),
