@@ -461,12 +461,6 @@ function seedValue() {
   return Math.min(2 ** 32 - 1, Math.max(0, Math.floor(Number($('seed').value) || 0)));
 }
 
-/** Whether some known pixel comes after the first hidden one: only then do scores mean anything. */
-function knownAfterHole(known) {
-  const first = known.indexOf(0);
-  return first >= 0 && known.indexOf(1, first + 1) >= 0;
-}
-
 /** Runs a completion ("complete": fill the hidden pixels; "sample": a fresh image). */
 async function run(kind) {
   const { engine, editor, info } = state;
@@ -480,10 +474,6 @@ async function run(kind) {
   notice(null);
   const pixels = kind === 'sample' ? new Uint8Array(info.channels * plane) : editor.pixels.slice();
   const opts = options(kind);
-  // Candidates are only drawn and scored when known pixels follow the hole; otherwise the
-  // engine returns the plain sampler's alternatives with scores of 0.
-  const ranked = opts.candidates !== undefined && knownAfterHole(known);
-  const pool = ranked ? Math.max(opts.candidates, opts.alternatives) : opts.alternatives;
   const id = (state.running = ++runCounter);
   setBusy(true);
   setState('running');
@@ -493,14 +483,16 @@ async function run(kind) {
   $('results-note').hidden = true;
   try {
     engine.setCanvas(pixels, known);
-    const backend = await engine.start(opts);
+    const plan = await engine.start(opts);
     if (state.running !== id) return;
-    app.dataset.backend = backend;
+    app.dataset.backend = plan.backend;
+    app.dataset.order = plan.order;
+    // The engine ranks candidates only when known pixels follow the hole in the order it
+    // generates in; the rest of frame.total after the pool's pixels is the scoring pass.
+    const { ranked, candidates: pool, poolUnits: poolTotal } = plan;
     state.results.reset(opts.alternatives, info, known);
-    const on = backendLabel(backend);
+    const on = backendLabel(plan.backend);
     const t0 = performance.now();
-    // Pixel units of the pool; with a ranking, the rest of frame.total is the scoring pass.
-    let poolTotal = Infinity;
     let done = 0;
     // Pixels per step, sized so that one step (engine work + its readback, in the worker) takes
     // about STEP_BUDGET_MS: the alternatives grow at animation speed and Stop acts at once.
@@ -530,18 +522,18 @@ async function run(kind) {
       const data = frame.pixels;
       const total = frame.total;
       done = frame.done;
-      if (ranked) poolTotal = total - Math.max(1, Math.floor(plane / 2));
       const finished = frame.finished;
       const scores = finished && ranked ? Array.from(frame.scores ?? []) : null;
       state.lastFrame = { done, total, batch: frame.batch, pixels: data, scores };
       state.results.show(frame, data);
       $('progress').value = done / total;
       const seconds = (performance.now() - t0) / 1000;
+      const direction = plan.orderIndex === 0 ? '' : `, ${plan.order}`;
       $('status').textContent = ranked
-        ? `Drawing ${pool} candidates: ${done} / ${poolTotal} pixels · ${seconds.toFixed(1)} s on ${on}`
-        : `${done} / ${total} pixels · ${seconds.toFixed(1)} s on ${on}`;
+        ? `Drawing ${pool} candidates: ${done} / ${poolTotal} pixels${direction} · ${seconds.toFixed(1)} s on ${on}`
+        : `${done} / ${total} pixels${direction} · ${seconds.toFixed(1)} s on ${on}`;
       if (finished) {
-        finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden: poolTotal === Infinity ? total : poolTotal });
+        finish({ kind, opts, plan, data, scores, seconds, on });
         break;
       }
       if (pixelsThisStep === perStep) perStep = nextStepSize(perStep, dt);
@@ -557,9 +549,10 @@ async function run(kind) {
 }
 
 /** Shows a finished completion: status, scores under the alternatives, their surprise map. */
-function finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden }) {
+function finish({ kind, opts, plan, data, scores, seconds, on }) {
+  const { ranked, candidates: pool, poolUnits: hidden } = plan;
   const k = opts.alternatives;
-  const time = `${seconds.toFixed(2)} s on ${on}`;
+  const time = `${seconds.toFixed(2)} s on ${on}${plan.orderIndex === 0 ? '' : `, generated ${plan.order}`}`;
   if (ranked) {
     $('status').textContent = `Done: the ${k} best-fitting of ${pool} candidates, ${hidden} hidden pixels each, in ${time}`;
     state.results.showScores(scores);
@@ -571,11 +564,14 @@ function finish({ kind, opts, ranked, pool, data, scores, seconds, on, hidden })
   } else {
     $('status').textContent = `Done: ${k} × ${hidden} pixels in ${time}`;
     if (kind === 'complete') {
-      $('results-note').textContent = 'Nothing known comes after the hole, so there is nothing to rank these by.';
+      $('results-note').textContent = plan.orderIndex === 0
+        ? 'Nothing known comes after the hole, so there is nothing to rank these by.'
+        : `Generated ${plan.order}, so every known pixel came before the hole: each alternative `
+          + 'is drawn given all of them, and there is nothing left to rank them by.';
       $('results-note').hidden = false;
     }
   }
-  state.finished = { pixels: data, label: opts.label, scores };
+  state.finished = { pixels: data, label: opts.label, scores, order: plan.orderIndex };
   // The next run draws new alternatives unless the seed is locked.
   if (!$('seed-lock').checked) $('seed').value = String((opts.seed + 1) % 2 ** 32);
   state.finishedRuns++;
@@ -647,7 +643,7 @@ async function scoreAlternatives() {
   if (!finished) return;
   try {
     const batch = finished.pixels.length / (state.info.channels * state.info.width * state.info.height);
-    const surprise = perPixel(await state.engine.score(finished.pixels, finished.label), batch);
+    const surprise = perPixel(await state.engine.score(finished.pixels, finished.label, finished.order), batch);
     // The map may have been turned off, or a new completion started, while this ran.
     if (!state.surprise.on || state.finished !== finished) return;
     state.surprise.alternatives = surprise;

@@ -38,6 +38,7 @@ const methods = {
         name: info.name, width: info.width, height: info.height, channels: info.channels,
         levels: info.levels, classes: info.classes, params: info.params,
         testNllNats: info.testNllNats, dataset: info.dataset, sha256: info.sha256,
+        orders: info.orders,
       };
     } finally {
       info.free();
@@ -60,8 +61,8 @@ const methods = {
       frame.free();
     }
   },
-  score(pixels, label) {
-    return engine.score(pixels, label);
+  score(pixels, label, order) {
+    return engine.score(pixels, label, order);
   },
   cancel() {
     engine?.cancel();

@@ -95,6 +95,7 @@ export class Engine extends EventTarget {
   #active = null; // the worker running the completion in progress
   #canvas = null;
   #running = false;
+  #generation = 0; // bumped by every cancel (start cancels first): steps sent before are stale
   #idleWaiters = [];
   #calibrating = null;
   #webgpuFailure = null;
@@ -155,8 +156,14 @@ export class Engine extends EventTarget {
     this.#canvas = [Uint8Array.from(pixels), Uint8Array.from(known)];
   }
 
-  /** Starts a completion (see StartOptions in the wasm API); resolves to the backend it runs on. */
+  /** Starts a completion (see StartOptions in the wasm API); resolves to its Plan (backend, order, pool). */
   async start(options = {}) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new TypeError(`start: options must be an object (StartOptions), got ${JSON.stringify(options)}`);
+    }
+    if (options.backend === 'webgpu' && this.preference === 'cpu') {
+      throw new Error('start: this engine was created for the CPU only (Engine.create("cpu")): create one with "auto" or "webgpu" to use WebGPU');
+    }
     this.cancel();
     await this.#calibrationCpuPart;
     const pool = Math.max(Number(options.alternatives ?? 1) || 1, Number(options.candidates ?? 0) || 0);
@@ -167,18 +174,21 @@ export class Engine extends EventTarget {
     this.#running = true;
     try {
       if (this.#canvas) await worker.call('setCanvas', this.#canvas);
-      await worker.call('start', [rest]);
+      return await worker.call('start', [rest]);
     } catch (err) {
       this.#setIdle();
       throw err;
     }
-    return backend;
   }
 
   /** Advances the completion by up to `pixels` pixels; resolves to a frame (plain object). */
   async step(pixels) {
     if (!this.#active) throw new Error('step: no completion in progress (call start first)');
+    const generation = this.#generation;
     const frame = await this.#active.call('step', [pixels]);
+    // A cancel (or a new start) after this step was sent may reach the worker only after the
+    // step's reply left it: the step is stale all the same.
+    if (generation !== this.#generation) return { ...frame, cancelled: true };
     if (frame.finished || frame.cancelled) this.#setIdle();
     return frame;
   }
@@ -190,16 +200,20 @@ export class Engine extends EventTarget {
 
   /** Drops the completion in progress; a `step` awaiting it resolves as cancelled. */
   cancel() {
+    this.#generation++;
     this.#active?.call('cancel').catch(() => {});
     this.#setIdle();
   }
 
-  /** Per-value surprise −log p(x_i | x_<i) in nats of whole images (levels [B, C, H, W]). */
-  async score(pixels, label = null) {
+  /**
+   * Per-value surprise −log p(x_i | x_<i) in nats of whole images (levels [B, C, H, W]), the
+   * values x_<i taken in generation order `order` (an index into the model's `orders`).
+   */
+  async score(pixels, label = null, order = 0) {
     const size = this.info ? this.info.channels * this.info.width * this.info.height : 1;
     const batch = Math.max(1, Math.floor(pixels.length / size));
     const worker = await this.#loaded(this.backendFor(batch));
-    return worker.call('score', [Uint8Array.from(pixels), label]);
+    return worker.call('score', [Uint8Array.from(pixels), label, order]);
   }
 
   /** The browser benchmark (BenchOptions of the wasm API) on `options.backend` (default: the primary one). */
