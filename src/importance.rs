@@ -131,8 +131,8 @@ impl ImportanceCompletion {
             )));
         }
         let order = request.order_for(model);
-        let known = order.to_frame(&request.known, 1, h, w);
-        let levels = order.to_frame(&request.levels, c, h, w);
+        let known = order.to_frame(&request.known, h, w);
+        let levels = order.to_frame(&request.levels, h, w);
         let first_hidden = known.iter().position(|&k| !k);
         let scored: Vec<bool> = (0..pixels)
             .map(|p| first_hidden.is_some_and(|first| p > first && known[p]))

@@ -15,7 +15,7 @@ use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::activation::{log_softmax, relu, sigmoid};
 use burn::tensor::ops::PadMode;
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::PixelCnnConfig;
 pub use crate::conv::MaskedConv;
@@ -64,6 +64,17 @@ impl Condition {
             labels,
             orders: None,
         }
+    }
+
+    /// `orders` for a whole batch in the order with index `order`: None for a raster-only
+    /// model (it has no order bias).
+    pub fn one_order(
+        config: &PixelCnnConfig,
+        order: usize,
+        device: &Device,
+    ) -> Option<Tensor<1, Int>> {
+        (config.orders > 1)
+            .then(|| Tensor::from_data(TensorData::new(vec![order as i64], [1]), device))
     }
 }
 

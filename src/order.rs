@@ -85,53 +85,39 @@ impl Order {
         if self.transposes() { (c, r) } else { (r, c) }
     }
 
-    /// Planar images [items, planes, H, W] (row-major, any element) seen in the order's frame.
-    pub fn to_frame<T: Copy>(
-        self,
-        values: &[T],
-        planes: usize,
-        height: usize,
-        width: usize,
-    ) -> Vec<T> {
+    /// For each position of the order's frame (row-major), the row-major position of the
+    /// `height`×`width` original it shows.
+    fn sources(self, height: usize, width: usize) -> Vec<usize> {
         let (fh, fw) = self.frame_size(height, width);
-        let plane = height * width;
-        let mut out = Vec::with_capacity(values.len());
-        for image in values.chunks(plane * planes.max(1)) {
-            for p in image.chunks(plane) {
-                for fr in 0..fh {
-                    for fc in 0..fw {
-                        let (r, c) = self.source((fr, fc), height, width);
-                        out.push(p[r * width + c]);
-                    }
-                }
-            }
-        }
-        out
+        (0..fh * fw)
+            .map(|f| {
+                let (r, c) = self.source((f / fw, f % fw), height, width);
+                r * width + c
+            })
+            .collect()
+    }
+
+    /// Planar images ([items, planes, H, W] row-major, any element; every `height`×`width`
+    /// plane is moved alike) seen in the order's frame.
+    pub fn to_frame<T: Copy>(self, values: &[T], height: usize, width: usize) -> Vec<T> {
+        let sources = self.sources(height, width);
+        values
+            .chunks(height * width)
+            .flat_map(|plane| sources.iter().map(|&s| plane[s]))
+            .collect()
     }
 
     /// The inverse of [`Order::to_frame`]: planar images in the order's frame, whose original
     /// is `height`×`width`, back in the original's frame.
-    pub fn from_frame<T: Copy>(
-        self,
-        values: &[T],
-        planes: usize,
-        height: usize,
-        width: usize,
-    ) -> Vec<T> {
-        let (fh, fw) = self.frame_size(height, width);
-        let plane = height * width;
+    pub fn from_frame<T: Copy>(self, values: &[T], height: usize, width: usize) -> Vec<T> {
+        let sources = self.sources(height, width);
         let mut out = values.to_vec();
-        for (image, source) in out
-            .chunks_mut(plane * planes.max(1))
-            .zip(values.chunks(plane * planes.max(1)))
+        for (plane, framed) in out
+            .chunks_mut(height * width)
+            .zip(values.chunks(height * width))
         {
-            for (p, q) in image.chunks_mut(plane).zip(source.chunks(plane)) {
-                for fr in 0..fh {
-                    for fc in 0..fw {
-                        let (r, c) = self.source((fr, fc), height, width);
-                        p[r * width + c] = q[fr * fw + fc];
-                    }
-                }
+            for (&s, &v) in sources.iter().zip(framed) {
+                plane[s] = v;
             }
         }
         out
@@ -164,7 +150,7 @@ impl Order {
 /// Known values after the first hidden one when a `height`×`width` mask (row-major, true =
 /// known) is generated in `order`: what the raster sampler cannot see while it fills the hole.
 pub fn known_after_hole(order: Order, known: &[bool], height: usize, width: usize) -> usize {
-    let framed = order.to_frame(known, 1, height, width);
+    let framed = order.to_frame(known, height, width);
     match framed.iter().position(|k| !k) {
         Some(first) => framed[first..].iter().filter(|&&k| k).count(),
         None => 0,

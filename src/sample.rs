@@ -43,10 +43,10 @@ impl SampleRequest {
     /// The same request seen in `order`'s frame: every canvas and mask moved there, and the
     /// order's bias asked for. Run it inside [`Framed`] to get canvases in the image's frame.
     pub fn in_order(self, config: &PixelCnnConfig, order: crate::order::Order) -> Self {
-        let (c, h, w) = (config.channels, config.height, config.width);
+        let (h, w) = (config.height, config.width);
         Self {
-            levels: order.to_frame(&self.levels, c, h, w),
-            known: order.to_frame(&self.known, 1, h, w),
+            levels: order.to_frame(&self.levels, h, w),
+            known: order.to_frame(&self.known, h, w),
             order: order.index(),
             ..self
         }
@@ -171,8 +171,7 @@ impl SampleState {
             .labels
             .as_ref()
             .map(|l| Tensor::from_data(TensorData::new(l.clone(), [l.len()]), device));
-        let orders = (c.orders > 1)
-            .then(|| Tensor::from_data(TensorData::new(vec![request.order as i64], [1]), device));
+        let orders = Condition::one_order(c, request.order, device);
         Ok(Self {
             canvas,
             known,

@@ -770,9 +770,7 @@ pub fn evaluate_orders(
             .map(|&order| {
                 let condition = Condition {
                     labels: None,
-                    orders: (orders.len() > 1).then(|| {
-                        Tensor::from_data(TensorData::new(vec![order.index() as i64], [1]), device)
-                    }),
+                    orders: Condition::one_order(&model.config, order.index(), device),
                 };
                 let nll = model.nll(order.apply(images.clone()), &condition);
                 nll.into_data()

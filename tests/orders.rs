@@ -45,16 +45,16 @@ fn every_order_is_a_distinct_permutation_undone_by_its_inverse() {
     let values: Vec<usize> = (0..2 * planes * h * w).collect();
     let mut seen = Vec::new();
     for order in all_orders() {
-        let framed = order.to_frame(&values, planes, h, w);
+        let framed = order.to_frame(&values, h, w);
         let mut sorted = framed.clone();
         sorted.sort();
         assert_eq!(sorted, values, "{order:?} is a permutation");
-        assert_eq!(order.from_frame(&framed, planes, h, w), values, "{order:?}");
+        assert_eq!(order.from_frame(&framed, h, w), values, "{order:?}");
         assert!(!seen.contains(&framed), "{order:?} repeats another order");
         seen.push(framed);
     }
     assert_eq!(
-        Order::IDENTITY.to_frame(&values, planes, h, w),
+        Order::IDENTITY.to_frame(&values, h, w),
         values,
         "the identity changes nothing"
     );
@@ -70,7 +70,7 @@ fn tensor_transforms_equal_the_pixel_transforms() {
         let framed = order.apply(x.clone());
         assert_eq!(
             to_vec(framed.clone()),
-            order.to_frame(&values, c, side, side),
+            order.to_frame(&values, side, side),
             "{order:?}"
         );
         assert_eq!(to_vec(order.unapply(framed)), values, "{order:?} undone");
@@ -85,14 +85,14 @@ fn bottom_to_top_puts_the_bottom_row_first() {
     let bottom_to_top = Order::new(2).expect("order 2");
     assert_eq!(bottom_to_top.name(), "bottom to top");
     assert_eq!(
-        bottom_to_top.to_frame(&values, 1, h, w),
+        bottom_to_top.to_frame(&values, h, w),
         vec![4, 5, 2, 3, 0, 1]
     );
     // Column by column from the left: [0 2 4] then [1 3 5].
     let left_to_right = Order::new(4).expect("order 4");
     assert_eq!(left_to_right.name(), "left to right");
     assert_eq!(
-        left_to_right.to_frame(&values, 1, h, w),
+        left_to_right.to_frame(&values, h, w),
         vec![0, 2, 4, 1, 3, 5]
     );
 }

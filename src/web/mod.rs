@@ -452,7 +452,7 @@ impl Engine {
         let device = self.device(backend);
         let (c, h, w) = (config.channels, config.height, config.width);
         let levels: Vec<i64> = order
-            .to_frame(pixels, c, h, w)
+            .to_frame(pixels, h, w)
             .into_iter()
             .map(i64::from)
             .collect();
@@ -465,9 +465,7 @@ impl Engine {
         );
         let labels =
             labels.map(|l| Tensor::<1, Int>::from_data(TensorData::new(l, [batch]), device));
-        let orders = (config.orders > 1).then(|| {
-            Tensor::<1, Int>::from_data(TensorData::new(vec![order.index() as i64], [1]), device)
-        });
+        let orders = Condition::one_order(&config, order.index(), device);
         let surprise = model.log_probs(levels, &Condition { labels, orders }).neg();
         let data = surprise
             .into_data_async()
@@ -477,7 +475,7 @@ impl Engine {
             .convert::<f32>()
             .try_into_vec::<f32>()
             .map_err(|e| js_err(format!("score: {e:?}")))?;
-        Ok(order.from_frame(&framed, c, h, w))
+        Ok(order.from_frame(&framed, h, w))
     }
 
     /// Runs the completion to the end and returns the final frame.

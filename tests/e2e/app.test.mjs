@@ -365,23 +365,29 @@ for (const backend of BACKENDS) {
       await assertNoErrors(app);
     });
 
-    test('start() rejects a bad candidates count with a readable error', async (t) => {
+    test('start() rejects bad options with a readable error', async (t) => {
       const app = await openReady(t, browser, { backend });
       const messages = await app.page.evaluate(async () => {
         const { engine } = window.pixelcnnApp.state;
         const known = new Uint8Array(784).fill(1).fill(0, 280, 504);
         engine.setCanvas(new Uint8Array(784), known);
         const out = [];
-        for (const candidates of [0, 65, NaN, 1.5]) {
+        const attempt = async (options) => {
           try {
-            await engine.start({ alternatives: 4, candidates });
-            out.push(`no error for ${candidates}`);
+            await engine.start(options);
+            return `no error for ${JSON.stringify(options)}`;
           } catch (err) {
-            out.push(err instanceof Error ? err.message : `not an Error: ${err}`);
+            return err instanceof Error ? err.message : `not an Error: ${err}`;
           }
-        }
+        };
+        for (const candidates of [0, 65, NaN, 1.5]) out.push(await attempt({ alternatives: 4, candidates }));
+        // A misspelled option and options that are not an object are errors too.
+        out.push(await attempt({ alternativs: 4 }), await attempt('four'), await attempt({ order: 'sideways' }));
         return out;
       });
+      assert.match(messages[4], /alternativs/, messages[4]);
+      assert.match(messages[5], /options must be an object/, messages[5]);
+      assert.match(messages[6], /order/, messages[6]);
       for (const [i, n] of ['0', '65', 'NaN', '1.5'].entries()) {
         assert.match(messages[i], /candidates/, `candidates: ${n}`);
         assert.match(messages[i], /1\.\.=64/, `candidates: ${n}: the message names the range`);

@@ -10,18 +10,26 @@
 // can take many minutes, so --naive-pixels (default 28 = one row) stops naive runs early and
 // extrapolates to the whole image. Such rows say `"extrapolated": true`.
 
+import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { serve } from './server.mjs';
 import { launch, useModelDir, waitForState } from './browser.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? true];
-  }),
-);
+const { values: args } = parseArgs({
+  options: {
+    dist: { type: 'string' },
+    backend: { type: 'string' },
+    batches: { type: 'string' },
+    samplers: { type: 'string' },
+    'naive-pixels': { type: 'string' },
+    repeats: { type: 'string' },
+    'max-pixels': { type: 'string' },
+    model: { type: 'string' },
+    'model-dir': { type: 'string' },
+  },
+});
 const DIST = args.dist ?? 'dist';
 const BACKENDS = String(args.backend ?? 'webgpu,cpu').split(',');
 const query = {

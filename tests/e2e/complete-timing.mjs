@@ -6,13 +6,19 @@
 //
 //   node tests/e2e/complete-timing.mjs [--candidates=4,8,12,16] [--alternatives=4]
 //       [--hide=top|bottom|middle] [--runs=3] [--seed=7]
+import { parseArgs } from 'node:util';
 import { serve } from './server.mjs';
 import { launch, waitForState } from './browser.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k, v ?? ''];
-}));
+const { values: args } = parseArgs({
+  options: {
+    candidates: { type: 'string' },
+    alternatives: { type: 'string' },
+    hide: { type: 'string' },
+    runs: { type: 'string' },
+    seed: { type: 'string' },
+  },
+});
 const candidates = (args.candidates ?? '4,8,12,16').split(',').map(Number);
 const alternatives = Number(args.alternatives ?? 4);
 const runs = Number(args.runs ?? 3);

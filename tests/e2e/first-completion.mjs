@@ -3,13 +3,16 @@
 // done, on the CPU engine. Prints each run and the median.
 //
 //   node tests/e2e/first-completion.mjs [--runs=3] [--dist=dist]
+import { parseArgs } from 'node:util';
 import { serve } from './server.mjs';
 import { launch, waitForState } from './browser.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, '').split('=');
-  return [k, v ?? ''];
-}));
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string' },
+    dist: { type: 'string' },
+  },
+});
 const runs = Number(args.runs ?? 3);
 const server = await serve(args.dist ?? 'dist');
 const browser = await launch({ webgpu: false });

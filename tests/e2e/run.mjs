@@ -14,6 +14,7 @@
 // "N passed, N failed" (failed counts cancelled tests too, e.g. after a failed browser launch).
 // Exits non-zero when anything failed or no test ran. Screenshots go to test-results/.
 
+import { parseArgs } from 'node:util';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -21,12 +22,14 @@ import { fileURLToPath } from 'node:url';
 import { run } from 'node:test';
 import { tap } from 'node:test/reporters';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=');
-    return [k, v ?? true];
-  }),
-);
+const { values: args } = parseArgs({
+  options: {
+    backend: { type: 'string' },
+    dist: { type: 'string' },
+    'model-dir': { type: 'string' },
+    screenshot: { type: 'boolean' },
+  },
+});
 const OUT = 'test-results';
 
 // The test file runs in a child process, which inherits these.
