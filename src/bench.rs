@@ -1,6 +1,7 @@
-//! Sampling benchmark: naive (one full forward pass per value) against cached (only what each
-//! value affects), on a full unconditional completion. Native only: completion is forced by
-//! reading the final canvas back synchronously.
+//! Sampling benchmarks: naive (one full forward pass per value) against cached (only what each
+//! value affects), on a full unconditional completion; and the importance weights of a pool
+//! summed by the cached sampler as it draws it, against a separate forward pass over the drawn
+//! pool. Native only: completion is forced by reading the final canvas back synchronously.
 
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use burn::tensor::Device;
 use serde::Serialize;
 
 use crate::cached::CachedSampler;
-use crate::model::PixelCnn;
+use crate::model::{Condition, PixelCnn};
 use crate::sample::{Completion, NaiveSampler, SampleError, SampleRequest};
 
 /// Median wall times for one batch size.
@@ -151,4 +152,91 @@ pub fn run_bench(
         repeats,
         rows,
     })
+}
+
+/// Median wall times of drawing and scoring one pool (top half hidden, the bottom half known
+/// and scored), both ways.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoringRow {
+    pub pool: usize,
+    /// The cached sampler, then one forward pass over the pool for the weights.
+    pub separate_pass_ms: f64,
+    /// The cached sampler summing the weights as it draws ([`CachedSampler::scoring`]).
+    pub in_pass_ms: f64,
+    /// separate_pass_ms / in_pass_ms.
+    pub ratio: f64,
+    pub separate_runs_ms: Vec<f64>,
+    pub in_pass_runs_ms: Vec<f64>,
+}
+
+/// The table of [`run_scoring_bench`].
+pub fn scoring_table(rows: &[ScoringRow], repeats: usize) -> String {
+    let mut out = format!(
+        "top half hidden, pool drawn and scored (median of {repeats})\n{:>6} {:>18} {:>14} {:>8}\n",
+        "pool", "separate pass ms", "in-pass ms", "ratio"
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "{:>6} {:>18.1} {:>14.1} {:>7.2}×\n",
+            row.pool, row.separate_pass_ms, row.in_pass_ms, row.ratio
+        ));
+    }
+    out
+}
+
+/// Times drawing a pool of each size for a top-half hole with its importance weights computed
+/// both ways, alternated within each repeat.
+pub fn run_scoring_bench(
+    model: &PixelCnn,
+    device: &Device,
+    pools: &[usize],
+    repeats: usize,
+) -> Result<Vec<ScoringRow>, SampleError> {
+    let c = &model.config;
+    let (h, w) = (c.height, c.width);
+    let known: Vec<bool> = (0..h * w).map(|p| p >= (h / 2) * w).collect();
+    let scored = known.clone();
+    let mut rows = Vec::new();
+    for &pool in pools {
+        let request = SampleRequest {
+            known: known.repeat(pool),
+            ..SampleRequest::unconditional(model, pool, 1.0, 1)
+        };
+        let separate = || -> Result<(), SampleError> {
+            let mut sampler = CachedSampler::new(model, request.clone(), device)?;
+            sampler.finish();
+            let canvas = sampler.canvas().int();
+            let log_probs = model.log_probs(canvas, &Condition::none());
+            let mask: Vec<f32> = scored.iter().map(|&s| f32::from(u8::from(s))).collect();
+            let mask = burn::tensor::Tensor::<4>::from_data(
+                burn::tensor::TensorData::new(mask, [1, 1, h, w]),
+                device,
+            );
+            let _ = (log_probs * mask).sum_dim(3).into_data();
+            Ok(())
+        };
+        let in_pass = || -> Result<(), SampleError> {
+            let mut sampler = CachedSampler::scoring(model, request.clone(), &scored, device)?;
+            sampler.finish();
+            let _ = sampler.scores().map(|s| s.into_data());
+            Ok(())
+        };
+        separate()?;
+        in_pass()?;
+        let (mut separate_runs_ms, mut in_pass_runs_ms) = (vec![], vec![]);
+        for _ in 0..repeats.max(1) {
+            separate_runs_ms.push(timed(separate)?);
+            in_pass_runs_ms.push(timed(in_pass)?);
+        }
+        let (separate_pass_ms, in_pass_ms) = (median(&separate_runs_ms), median(&in_pass_runs_ms));
+        rows.push(ScoringRow {
+            pool,
+            separate_pass_ms,
+            in_pass_ms,
+            ratio: separate_pass_ms / in_pass_ms,
+            separate_runs_ms,
+            in_pass_runs_ms,
+        });
+    }
+    Ok(rows)
 }

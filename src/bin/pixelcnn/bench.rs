@@ -1,11 +1,12 @@
-//! `pixelcnn bench`: naive against cached sampling on a shipped model.
+//! `pixelcnn bench`: naive against cached sampling on a shipped model; with `--scoring`, the
+//! importance weights of a pool from the sampling pass against a separate pass.
 
 use std::error::Error;
 use std::path::PathBuf;
 
 use burn::tensor::Device;
 use clap::Args;
-use pixelcnn::bench::run_bench;
+use pixelcnn::bench::{run_bench, run_scoring_bench, scoring_table};
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -27,6 +28,10 @@ pub struct BenchArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Instead: time drawing a pool of each --batch size for a top-half hole with its
+    /// importance weights summed in the sampling pass, against a separate forward pass.
+    #[arg(long)]
+    pub scoring: bool,
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
@@ -35,6 +40,15 @@ pub fn run(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
     }
     let device = Device::flex();
     let (model, _manifest) = pixelcnn::weights::load_model(&args.model, &device)?;
+    if args.scoring {
+        let rows = run_scoring_bench(&model, &device, &args.batches, args.repeats)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else {
+            print!("{}", scoring_table(&rows, args.repeats));
+        }
+        return Ok(());
+    }
     let report = run_bench(
         &model,
         &device,
