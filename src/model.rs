@@ -170,6 +170,28 @@ impl GatedLayer {
         Some(rows.reshape([b, 1, 1, d]))
     }
 
+    /// The layer's masked convolutions, each with its field name.
+    pub fn convolutions(&self) -> [(&'static str, &MaskedConv); 4] {
+        [
+            ("vertical", &self.vertical),
+            ("horizontal", &self.horizontal),
+            ("vertical_to_horizontal", &self.vertical_to_horizontal),
+            ("output", &self.output),
+        ]
+    }
+
+    /// The same convolutions, to change (in the same order).
+    pub fn convolutions_mut(&mut self) -> [&mut MaskedConv; 4] {
+        let Self {
+            vertical,
+            horizontal,
+            vertical_to_horizontal,
+            output,
+            ..
+        } = self;
+        [vertical, horizontal, vertical_to_horizontal, output]
+    }
+
     /// k/2: rows above and columns to each side the vertical kernel sees, and columns to the
     /// left the horizontal kernel sees.
     pub fn half(&self) -> usize {
@@ -333,6 +355,37 @@ impl PixelCnn {
             head_out,
             config: config.clone(),
         })
+    }
+
+    /// Every masked convolution of the model with its module path (its weight is
+    /// "PATH.weight"), the layers' first, then the head's.
+    pub fn convolutions(&self) -> Vec<(String, &MaskedConv)> {
+        let layers = self.layers.iter().enumerate().flat_map(|(i, layer)| {
+            layer
+                .convolutions()
+                .map(|(name, conv)| (format!("layers.{i}.{name}"), conv))
+        });
+        layers
+            .chain([
+                ("head_hidden".to_string(), &self.head_hidden),
+                ("head_out".to_string(), &self.head_out),
+            ])
+            .collect()
+    }
+
+    /// The same convolutions, to change (in the same order).
+    pub fn convolutions_mut(&mut self) -> Vec<&mut MaskedConv> {
+        let Self {
+            layers,
+            head_hidden,
+            head_out,
+            ..
+        } = self;
+        layers
+            .iter_mut()
+            .flat_map(|layer| layer.convolutions_mut())
+            .chain([head_hidden, head_out])
+            .collect()
     }
 
     /// Every layer's weights as matrices, with the class and order biases for `condition`.

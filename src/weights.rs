@@ -281,21 +281,11 @@ pub fn named_parameters(model: &PixelCnn) -> Result<Vec<NamedTensor>, LoadError>
 /// the values the model computes with. (Masked-out entries keep their initial values through
 /// training; they must not set an int8 scale.)
 fn masked_weights(model: &PixelCnn) -> Result<BTreeMap<String, Vec<f32>>, LoadError> {
-    let mut convs = Vec::new();
-    for (i, layer) in model.layers.iter().enumerate() {
-        convs.push((format!("layers.{i}.vertical.weight"), &layer.vertical));
-        convs.push((format!("layers.{i}.horizontal.weight"), &layer.horizontal));
-        convs.push((
-            format!("layers.{i}.vertical_to_horizontal.weight"),
-            &layer.vertical_to_horizontal,
-        ));
-        convs.push((format!("layers.{i}.output.weight"), &layer.output));
-    }
-    convs.push(("head_hidden.weight".into(), &model.head_hidden));
-    convs.push(("head_out.weight".into(), &model.head_out));
-    convs
+    model
+        .convolutions()
         .into_iter()
-        .map(|(name, conv)| {
+        .map(|(path, conv)| {
+            let name = format!("{path}.weight");
             let values = conv
                 .masked_weight()
                 .into_data()

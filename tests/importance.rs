@@ -54,14 +54,9 @@ fn informative_model(device: &Device) -> PixelCnn {
             device,
         ));
     };
-    for layer in &mut model.layers {
-        sharpen(&mut layer.vertical);
-        sharpen(&mut layer.horizontal);
-        sharpen(&mut layer.vertical_to_horizontal);
-        sharpen(&mut layer.output);
+    for conv in model.convolutions_mut() {
+        sharpen(conv);
     }
-    sharpen(&mut model.head_hidden);
-    sharpen(&mut model.head_out);
     model
 }
 

@@ -45,15 +45,10 @@ fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
     let device = Device::flex();
     device.seed(seed);
     let mut model = PixelCnn::new(cfg, &device).expect("valid config");
+    for conv in model.convolutions_mut() {
+        randomize_bias(conv, &device);
+    }
     for layer in &mut model.layers {
-        for conv in [
-            &mut layer.vertical,
-            &mut layer.horizontal,
-            &mut layer.vertical_to_horizontal,
-            &mut layer.output,
-        ] {
-            randomize_bias(conv, &device);
-        }
         for bias in [&mut layer.class_bias, &mut layer.order_bias] {
             if let Some(b) = bias {
                 let dims = b.dims();
@@ -65,8 +60,6 @@ fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
             }
         }
     }
-    randomize_bias(&mut model.head_hidden, &device);
-    randomize_bias(&mut model.head_out, &device);
     model
 }
 

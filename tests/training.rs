@@ -253,18 +253,7 @@ fn weight_gradient_difference(
         }
         compared += 1;
     };
-    for layer in &model.layers {
-        for conv in [
-            &layer.vertical,
-            &layer.horizontal,
-            &layer.vertical_to_horizontal,
-            &layer.output,
-        ] {
-            let id = conv.weight.id;
-            check(a.get::<4>(id), b.get::<4>(id));
-        }
-    }
-    for conv in [&model.head_hidden, &model.head_out] {
+    for (_, conv) in model.convolutions() {
         let id = conv.weight.id;
         check(a.get::<4>(id), b.get::<4>(id));
     }
