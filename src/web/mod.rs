@@ -450,7 +450,7 @@ impl Engine {
         let backend = self.primary_backend();
         let model = self.model_on(backend).map_err(js_err)?;
         let device = self.device(backend);
-        let (c, h, w) = (config.channels, config.height, config.width);
+        let (h, w) = (config.height, config.width);
         let levels: Vec<i64> = order
             .to_frame(pixels, h, w)
             .into_iter()
