@@ -268,7 +268,7 @@ fn table(rows: &[Row], pools: &[usize]) -> String {
         rows.first().map_or(0, |r| r.alternatives),
         rows.first().map_or(0, |r| r.images),
     );
-    out.push_str(&format!("{:<26} {:<30} {:>16}", "hole", "order", "no pool"));
+    out.push_str(&format!("{:<31} {:<30} {:>16}", "hole", "order", "no pool"));
     for n in pools {
         out.push_str(&format!(" {:>16}", format!("SIR N={n}")));
     }
@@ -284,7 +284,7 @@ fn table(rows: &[Row], pools: &[usize]) -> String {
                 out.push('\n');
             }
             current = (row.hole, row.order.as_str());
-            out.push_str(&format!("{:<26} {:<30}", row.hole, row.order));
+            out.push_str(&format!("{:<31} {:<30}", row.hole, row.order));
         }
         out.push_str(&format!(
             " {:>16}",
