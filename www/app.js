@@ -488,7 +488,7 @@ async function run(kind) {
     app.dataset.backend = plan.backend;
     app.dataset.order = plan.order;
     // The engine ranks candidates only when known pixels follow the hole in the order it
-    // generates in; the rest of frame.total after the pool's pixels is the scoring pass.
+    // generates in; it scores them as it draws them.
     const { ranked, candidates: pool, poolUnits: poolTotal } = plan;
     state.results.reset(opts.alternatives, info, known);
     const on = backendLabel(plan.backend);
@@ -503,8 +503,8 @@ async function run(kind) {
       let pixelsThisStep = perStep;
       const left = poolTotal - done;
       if (ranked && left <= perStep) {
-        // The step that draws the pool's last pixel also scores the whole pool, one long call
-        // the page cannot animate: stop one pixel short, then say so before taking it.
+        // The step that draws the pool's last pixel also scores the known rows after the hole,
+        // one longer call the page cannot animate: stop one pixel short, then say so first.
         if (left > 1) {
           pixelsThisStep = left - 1;
         } else {
