@@ -133,10 +133,7 @@ impl ImportanceCompletion {
         let order = request.order_for(model);
         let known = order.to_frame(&request.known, h, w);
         let levels = order.to_frame(&request.levels, h, w);
-        let first_hidden = known.iter().position(|&k| !k);
-        let scored: Vec<bool> = (0..pixels)
-            .map(|p| first_hidden.is_some_and(|first| p > first && known[p]))
-            .collect();
+        let scored = order::known_after_first_hidden(&known);
         let ranked = scored.contains(&true);
         let k = request.alternatives;
         let pool_size = if ranked { request.candidates.max(k) } else { k };

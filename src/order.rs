@@ -147,14 +147,24 @@ impl Order {
     }
 }
 
-/// Known values after the first hidden one when a `height`×`width` mask (row-major, true =
-/// known) is generated in `order`: what the raster sampler cannot see while it fills the hole.
+/// The positions of a row-major mask (true = known) that are known and come after its first
+/// hidden one: what a raster sampler cannot see while it fills the hole.
+pub fn known_after_first_hidden(known: &[bool]) -> Vec<bool> {
+    let first = known.iter().position(|k| !k).unwrap_or(known.len());
+    known
+        .iter()
+        .enumerate()
+        .map(|(p, &k)| k && p > first)
+        .collect()
+}
+
+/// How many known pixels come after the first hidden one when a `height`×`width` mask
+/// (row-major, true = known) is generated in `order`.
 pub fn known_after_hole(order: Order, known: &[bool], height: usize, width: usize) -> usize {
-    let framed = order.to_frame(known, height, width);
-    match framed.iter().position(|k| !k) {
-        Some(first) => framed[first..].iter().filter(|&&k| k).count(),
-        None => 0,
-    }
+    known_after_first_hidden(&order.to_frame(known, height, width))
+        .into_iter()
+        .filter(|&k| k)
+        .count()
 }
 
 /// The order among the first `orders` that leaves the fewest known pixels after the first
