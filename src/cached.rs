@@ -27,10 +27,9 @@
 //! data back (on WebGPU a synchronous read panics), and the values are drawn by the shared
 //! [`Sampler`] loop exactly as the naive sampler draws them.
 
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::model::{HeadOps, LayerOps, PixelCnn};
+use crate::model::{HeadOps, LayerOps, PixelCnn, log_probs_from_logits};
 use crate::sample::{LogitSource, SampleError, SampleRequest, SampleState, Sampler};
 
 /// One layer's weights plus its caches.
@@ -186,39 +185,36 @@ impl RowCaches {
             let log_probs = self.row_log_probs(state, row);
             self.horizontal_at = None;
             if let Some(s) = &mut self.scores {
-                s.total = s.total.clone() + log_probs;
+                let [b, _, _, w] = log_probs.dims();
+                let mask = s.mask.clone().slice([0..1, 0..1, row..row + 1, 0..w]);
+                s.total = s.total.clone()
+                    + (log_probs * mask)
+                        .reshape([b as i32, -1])
+                        .sum_dim(1)
+                        .reshape([b]);
                 s.next += 1;
             }
         }
     }
 
-    /// Σ log p(x | x_<) over the scored positions of the complete row `row`, [B]: the whole
+    /// log p(x | x_<) of every value of the complete row `row`, [B, C, 1, W]: the whole
     /// network over the row in one row-wide pass.
-    fn row_log_probs(&mut self, state: &SampleState, row: usize) -> Tensor<1> {
+    fn row_log_probs(&mut self, state: &SampleState, row: usize) -> Tensor<4> {
         let config = &self.model.config;
         let (b, c, k, w) = (self.batch, config.channels, config.levels, config.width);
         let h = self.horizontal_row_pass(state, row, self.layers.len());
-        let logits = self.head.logits(h).reshape([b, w, c, k]);
+        // Channels-last [B, 1, W, C·K] as the full pass's [B, C, K, 1, W].
+        let logits = self
+            .head
+            .logits(h)
+            .reshape([b, 1, w, c, k])
+            .permute([0, 3, 4, 1, 2]);
         let values = state
             .canvas
             .clone()
             .slice([0..b, 0..c, row..row + 1, 0..w])
-            .reshape([b, c, w])
-            .permute([0, 2, 1])
-            .int()
-            .reshape([b, w, c, 1]);
-        let log_p = log_softmax(logits, 3).gather(3, values).reshape([b, w, c]);
-        match &self.scores {
-            Some(scores) => {
-                let mask = scores
-                    .mask
-                    .clone()
-                    .slice([0..1, 0..1, row..row + 1, 0..w])
-                    .reshape([1, w, 1]);
-                (log_p * mask).reshape([b, w * c]).sum_dim(1).reshape([b])
-            }
-            None => Tensor::zeros([b], &log_p.device()),
-        }
+            .int();
+        log_probs_from_logits(logits, values)
     }
 
     /// Canvas rows first..last, normalized and channels-last: [B, rows, W, C].
