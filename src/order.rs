@@ -97,6 +97,15 @@ impl Order {
             .collect()
     }
 
+    /// The row-major positions of the hidden pixels of a `height`×`width` mask (true = known)
+    /// in the order this order generates them.
+    pub fn hidden_in_order(self, known: &[bool], height: usize, width: usize) -> Vec<usize> {
+        self.sources(height, width)
+            .into_iter()
+            .filter(|&s| !known[s])
+            .collect()
+    }
+
     /// Planar images ([items, planes, H, W] row-major, any element; every `height`×`width`
     /// plane is moved alike) seen in the order's frame.
     pub fn to_frame<T: Copy>(self, values: &[T], height: usize, width: usize) -> Vec<T> {

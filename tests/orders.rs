@@ -97,6 +97,22 @@ fn bottom_to_top_puts_the_bottom_row_first() {
     );
 }
 
+#[test]
+fn hidden_pixels_are_listed_in_the_order_they_are_generated() {
+    let (h, w) = (3, 2);
+    // Rows [0 1] [2 3] [4 5] with 1, 2 and 5 hidden.
+    let known = [true, false, false, true, true, false];
+    let order = |i| Order::new(i).expect("an order");
+    assert_eq!(Order::IDENTITY.hidden_in_order(&known, h, w), vec![1, 2, 5]);
+    assert_eq!(order(2).hidden_in_order(&known, h, w), vec![5, 2, 1]);
+    assert_eq!(order(4).hidden_in_order(&known, h, w), vec![2, 1, 5]);
+    for o in all_orders() {
+        let mut listed = o.hidden_in_order(&known, h, w);
+        listed.sort_unstable();
+        assert_eq!(listed, vec![1, 2, 5], "{}", o.name());
+    }
+}
+
 /// The order each hole of a 28×28 canvas is completed in: the one that leaves no known pixel
 /// after the hole where there is one, and the identity where every order leaves as many.
 #[test]
