@@ -8,8 +8,7 @@ use crate::weights::Manifest;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** Which backend to use: "auto" picks WebGPU when it works and falls back to the CPU. */
-export type BackendPreference = "auto" | "webgpu" | "cpu";
+/** The backend an engine runs on: each engine (and each worker of www/engine.js) has one. */
 export type BackendName = "webgpu" | "cpu";
 export type SamplerName = "cached" | "naive";
 
@@ -24,8 +23,6 @@ export interface StartOptions {
   label?: number | null;
   /** Default "cached" (the fast sampler). */
   sampler?: SamplerName;
-  /** Force a backend for this completion; default: the engine's primary one (WebGPU when it has it). */
-  backend?: BackendName;
   /**
    * Candidates drawn for importance resampling (1..=64, at least `alternatives`): the
    * alternatives are then chosen from that many candidates by how well they fit the known
@@ -55,6 +52,9 @@ export interface Plan {
   ranked: boolean;
   /** Of a frame's `total`, the units spent drawing the pool; the rest is scoring it. */
   poolUnits: number;
+  /** The hidden pixels' row-major indices in the order they are generated: a frame's first
+   *  `done` of them are final, the rest still placeholders. */
+  generated: number[];
 }
 
 export interface BenchOptions {
@@ -68,8 +68,6 @@ export interface BenchOptions {
   maxPixelsBySampler?: Partial<Record<SamplerName, number>>;
   /** Timed runs per configuration (the median is reported). Default 1. */
   repeats?: number;
-  /** Backend to time; default: the engine's primary backend. */
-  backend?: BackendName;
 }
 
 export interface BenchRow {
@@ -257,7 +255,6 @@ pub(super) struct StartOptions {
     pub(super) seed: Option<f64>,
     pub(super) label: Option<i64>,
     pub(super) sampler: Option<SamplerName>,
-    pub(super) backend: Option<BackendName>,
     pub(super) candidates: Option<f64>,
     pub(super) order: Option<OrderOption>,
 }
@@ -280,6 +277,7 @@ pub(super) struct Plan {
     pub(super) candidates: usize,
     pub(super) ranked: bool,
     pub(super) pool_units: usize,
+    pub(super) generated: Vec<usize>,
 }
 
 impl Frame {

@@ -17,7 +17,6 @@ struct BenchOptions {
     max_pixels: Option<usize>,
     max_pixels_by_sampler: Option<std::collections::HashMap<String, usize>>,
     repeats: Option<usize>,
-    backend: Option<BackendName>,
 }
 
 #[derive(Serialize)]
@@ -44,7 +43,7 @@ struct BenchReport {
 
 #[wasm_bindgen]
 impl Engine {
-    /// Times full 28×28 completions (everything hidden) per batch size and sampler on one
+    /// Times full completions (everything hidden) per batch size and sampler on the engine's
     /// backend. Slow configurations can be cut short with `maxPixels` and are extrapolated.
     #[wasm_bindgen(unchecked_return_type = "BenchReport")]
     pub async fn benchmark(
@@ -52,10 +51,7 @@ impl Engine {
         #[wasm_bindgen(unchecked_param_type = "BenchOptions | undefined")] options: JsValue,
     ) -> Result<JsValue, JsError> {
         let options: BenchOptions = parse_options(options, "benchmark")?;
-        let backend = match options.backend {
-            Some(b) => self.check_backend(b).map_err(js_err)?,
-            None => self.primary_backend(),
-        };
+        let backend = self.backend;
         let config = self.config().map_err(js_err)?;
         let total = config.height * config.width;
         let repeats = options.repeats.unwrap_or(1).max(1);
@@ -85,13 +81,13 @@ impl Engine {
                 };
                 // Untimed: the first pass pays shader compilation and buffer allocation.
                 let warmup_start = now_ms();
-                self.begin(request.clone(), sampler, Order::IDENTITY, backend)?;
+                self.begin(request.clone(), sampler, Order::IDENTITY)?;
                 self.run_to(1).await?;
                 let warmup_ms = now_ms() - warmup_start;
                 let mut runs_ms = vec![];
                 for _ in 0..repeats {
                     let t0 = now_ms();
-                    self.begin(request.clone(), sampler, Order::IDENTITY, backend)?;
+                    self.begin(request.clone(), sampler, Order::IDENTITY)?;
                     self.run_to(limit).await?;
                     runs_ms.push(now_ms() - t0);
                 }

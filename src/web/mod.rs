@@ -1,8 +1,9 @@
 //! Browser glue: a thin wasm-bindgen layer over the library.
 //!
-//! One [`Engine`] owns a backend (or two), a loaded model, the user's canvas and at most one
-//! completion in progress. The page runs it in a Web Worker (www/engine-worker.js) and talks
-//! to it through www/engine.js; it also works on a page's main thread. Every method returns a
+//! One [`Engine`] owns one backend, a loaded model, the user's canvas and at most one
+//! completion in progress. The page runs one per Web Worker (www/engine-worker.js), a CPU one
+//! and, where it pays, a WebGPU one, and www/engine.js decides which runs what; an engine also
+//! works on a page's main thread. Every method returns a
 //! `Result` so that failures reach JavaScript as exceptions with a readable message; nothing
 //! here unwraps data that came from the user or the network.
 //!
@@ -71,14 +72,6 @@ fn make_sampler(
 /// Largest batch the page accepts; beyond it memory on phones runs out long before speed helps.
 const MAX_ALTERNATIVES: usize = 64;
 
-struct Loaded {
-    manifest_json: String,
-    weights: Vec<u8>,
-    config: PixelCnnConfig,
-    /// The model on each backend it has been used on (built lazily from the bytes above).
-    models: Vec<(BackendName, PixelCnn)>,
-}
-
 /// A completion in progress: a plain sampler, or an importance-resampled one whose pool
 /// weights must be read back (asynchronously) before its alternatives can be chosen.
 enum Run {
@@ -98,17 +91,14 @@ impl Run {
 struct Job {
     run: Run,
     batch: usize,
-    backend: BackendName,
 }
 
-/// The browser engine: backend(s), model, canvas, and the completion in progress.
+/// The browser engine: its backend, the model, the canvas, and the completion in progress.
 #[wasm_bindgen]
 pub struct Engine {
-    preference: String,
-    gpu: Option<Device>,
-    cpu: Device,
-    notice: Option<String>,
-    loaded: RefCell<Option<Loaded>>,
+    backend: BackendName,
+    device: Device,
+    model: RefCell<Option<PixelCnn>>,
     /// One image: level indices [C, H, W] and the known mask [H, W].
     canvas: RefCell<Option<(Vec<f32>, Vec<bool>)>>,
     job: RefCell<Option<Job>>,
@@ -121,38 +111,26 @@ pub struct Engine {
 
 #[wasm_bindgen]
 impl Engine {
-    /// Creates an engine. `backend`: "auto" (default: WebGPU when it works, else the CPU),
-    /// "webgpu" (fail if unavailable) or "cpu".
+    /// Creates an engine on `backend`: "cpu" (the default) or "webgpu" (only in the WebGPU
+    /// build, and where the browser has a WebGPU adapter).
     pub async fn create(
-        #[wasm_bindgen(unchecked_param_type = "BackendPreference | undefined | null")]
-        backend: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "BackendName | undefined | null")] backend: Option<
+            String,
+        >,
     ) -> Result<Engine, JsError> {
-        let preference = backend
-            .unwrap_or_else(|| "auto".into())
-            .to_ascii_lowercase();
-        let (gpu, notice) = match preference.as_str() {
-            "cpu" => (None, None),
-            "webgpu" => (Some(webgpu_device().await.map_err(js_err)?), None),
-            "auto" | "" => match webgpu_device().await {
-                Ok(device) => (Some(device), None),
-                Err(why) => (None, Some(format!("{why}; running on the CPU instead"))),
-            },
+        let (backend, device) = match backend.as_deref().unwrap_or("cpu") {
+            "cpu" => (BackendName::Cpu, Device::flex()),
+            "webgpu" => (BackendName::Webgpu, webgpu_device().await.map_err(js_err)?),
             other => {
                 return Err(js_err(format!(
-                    "unknown backend \"{other}\": use \"auto\", \"webgpu\" or \"cpu\""
+                    "unknown backend \"{other}\": use \"cpu\" or \"webgpu\""
                 )));
             }
         };
         Ok(Engine {
-            preference: if preference.is_empty() {
-                "auto".into()
-            } else {
-                preference
-            },
-            gpu,
-            cpu: Device::flex(),
-            notice,
-            loaded: RefCell::new(None),
+            backend,
+            device,
+            model: RefCell::new(None),
             canvas: RefCell::new(None),
             job: RefCell::new(None),
             cancelled_job: Cell::new(false),
@@ -160,26 +138,14 @@ impl Engine {
         })
     }
 
-    /// The backend preference this engine was created with.
-    #[wasm_bindgen(getter)]
-    pub fn preference(&self) -> String {
-        self.preference.clone()
-    }
-
-    /// Whether WebGPU is initialised and usable by this engine.
-    #[wasm_bindgen(getter, js_name = hasWebgpu)]
-    pub fn has_webgpu(&self) -> bool {
-        self.gpu.is_some()
-    }
-
-    /// Why the engine fell back to the CPU, if it did.
-    #[wasm_bindgen(getter)]
-    pub fn notice(&self) -> Option<String> {
-        self.notice.clone()
+    /// The backend this engine runs on.
+    #[wasm_bindgen(getter, unchecked_return_type = "BackendName")]
+    pub fn backend(&self) -> String {
+        self.backend.as_str().into()
     }
 
     /// Fetches a manifest and its weights (URL relative to the manifest), checks the sha256
-    /// and the config, and builds the model on the primary backend.
+    /// and the config, and builds the model on the engine's backend.
     #[wasm_bindgen(js_name = loadModel)]
     pub async fn load_model(&self, manifest_url: String) -> Result<ModelInfo, JsError> {
         let manifest_json = fetch_text(&manifest_url).await.map_err(js_err)?;
@@ -187,19 +153,12 @@ impl Engine {
             .map_err(|e| js_err(format!("cannot load the model from {manifest_url}: {e}")))?;
         let weights_url = resolve_url(&head.weights, &manifest_url).map_err(js_err)?;
         let weights = fetch_bytes(&weights_url).await.map_err(js_err)?;
-        let backend = self.primary_backend();
-        let (model, manifest) = load_model(&manifest_json, &weights, self.device(backend))
+        let (model, manifest) = load_model(&manifest_json, &weights, &self.device)
             .map_err(|e| js_err(format!("cannot load the model from {manifest_url}: {e}")))?;
-        let info = ModelInfo { manifest };
         self.cancel();
         *self.canvas.borrow_mut() = None;
-        *self.loaded.borrow_mut() = Some(Loaded {
-            manifest_json,
-            weights,
-            config: model.config.clone(),
-            models: vec![(backend, model)],
-        });
-        Ok(info)
+        *self.model.borrow_mut() = Some(model);
+        Ok(ModelInfo { manifest })
     }
 
     /// Sets the canvas: `pixels` are level indices [C, H, W] (values at unknown pixels are
@@ -286,11 +245,9 @@ impl Engine {
             .clone()
             .ok_or_else(|| js_err("start: call setCanvas first"))?;
         let temperature = options.temperature.unwrap_or(1.0);
+        let mask = known.clone();
+        let generated = |order: Order| order.hidden_in_order(&mask, config.height, config.width);
         if let Some(n) = candidates {
-            let backend = match options.backend {
-                Some(b) => self.check_backend(b).map_err(js_err)?,
-                None => self.primary_backend(),
-            };
             let request = ImportanceRequest {
                 levels,
                 known,
@@ -301,18 +258,19 @@ impl Engine {
                 label: options.label,
                 order,
             };
-            let model = self.model_on(backend).map_err(js_err)?;
-            let completion = ImportanceCompletion::new(&model, request, self.device(backend))
+            let model = self.model().map_err(js_err)?;
+            let completion = ImportanceCompletion::new(&model, request, &self.device)
                 .map_err(|e| js_err(format!("start: {e}")))?;
             let plan = Plan {
-                backend,
+                backend: self.backend,
                 order: completion.order().name(),
                 order_index: completion.order().index(),
                 candidates: completion.candidates(),
                 ranked: completion.ranked(),
                 pool_units: completion.pool_units(),
+                generated: generated(completion.order()),
             };
-            self.install(Run::Importance(Box::new(completion)), batch, backend);
+            self.install(Run::Importance(Box::new(completion)), batch);
             return to_js(&plan);
         }
         let order = order.unwrap_or_else(|| {
@@ -328,19 +286,16 @@ impl Engine {
             order: 0,
         }
         .in_order(&config, order);
-        let backend = match options.backend {
-            Some(b) => self.check_backend(b).map_err(js_err)?,
-            None => self.primary_backend(),
-        };
         let sampler = options.sampler.unwrap_or_default();
-        let pool_units = self.begin(request, sampler, order, backend)?;
+        let pool_units = self.begin(request, sampler, order)?;
         to_js(&Plan {
-            backend,
+            backend: self.backend,
             order: order.name(),
             order_index: order.index(),
             candidates: batch,
             ranked: false,
             pool_units,
+            generated: generated(order),
         })
     }
 
@@ -447,9 +402,8 @@ impl Engine {
                 )));
             }
         };
-        let backend = self.primary_backend();
-        let model = self.model_on(backend).map_err(js_err)?;
-        let device = self.device(backend);
+        let model = self.model().map_err(js_err)?;
+        let device = &self.device;
         let (h, w) = (config.height, config.width);
         let levels: Vec<i64> = order
             .to_frame(pixels, h, w)
@@ -490,63 +444,19 @@ impl Engine {
             self.cancelled_job.set(true);
         }
     }
-
-    /// Name of the backend running the current completion, if any.
-    #[wasm_bindgen(getter, js_name = runningOn, unchecked_return_type = "BackendName | undefined")]
-    pub fn running_on(&self) -> Option<String> {
-        self.job
-            .borrow()
-            .as_ref()
-            .map(|j| j.backend.as_str().into())
-    }
 }
 
 impl Engine {
-    fn primary_backend(&self) -> BackendName {
-        if self.gpu.is_some() {
-            BackendName::Webgpu
-        } else {
-            BackendName::Cpu
-        }
-    }
-
-    fn check_backend(&self, backend: BackendName) -> Result<BackendName, String> {
-        match backend {
-            BackendName::Webgpu if self.gpu.is_none() => Err(self
-                .notice
-                .clone()
-                .unwrap_or_else(|| "this engine runs on the CPU only".into())),
-            b => Ok(b),
-        }
-    }
-
-    fn device(&self, backend: BackendName) -> &Device {
-        match (backend, &self.gpu) {
-            (BackendName::Webgpu, Some(gpu)) => gpu,
-            _ => &self.cpu,
-        }
-    }
-
     fn config(&self) -> Result<PixelCnnConfig, String> {
-        self.loaded
-            .borrow()
-            .as_ref()
-            .map(|l| l.config.clone())
-            .ok_or_else(|| "no model loaded (call loadModel first)".to_string())
+        self.model().map(|m| m.config)
     }
 
-    /// The model on `backend`, built from the kept bytes the first time it is needed there.
-    fn model_on(&self, backend: BackendName) -> Result<PixelCnn, String> {
-        let mut loaded = self.loaded.borrow_mut();
-        let loaded = loaded
-            .as_mut()
-            .ok_or("no model loaded (call loadModel first)")?;
-        if let Some((_, model)) = loaded.models.iter().find(|(b, _)| *b == backend) {
-            return Ok(model.clone());
-        }
-        let (model, _) = load_model(&loaded.manifest_json, &loaded.weights, self.device(backend))?;
-        loaded.models.push((backend, model.clone()));
-        Ok(model)
+    /// The loaded model (a cheap handle: its tensors are shared).
+    fn model(&self) -> Result<PixelCnn, String> {
+        self.model
+            .borrow()
+            .clone()
+            .ok_or_else(|| "no model loaded (call loadModel first)".to_string())
     }
 
     /// Installs a plain sampler for `request` (in `order`'s frame); returns its pixels to draw.
@@ -555,26 +465,21 @@ impl Engine {
         request: SampleRequest,
         sampler: SamplerName,
         order: Order,
-        backend: BackendName,
     ) -> Result<usize, JsError> {
-        let model = self.model_on(backend).map_err(js_err)?;
+        let model = self.model().map_err(js_err)?;
         let batch = request.batch;
-        let inner = make_sampler(sampler, &model, request, self.device(backend)).map_err(js_err)?;
+        let inner = make_sampler(sampler, &model, request, &self.device).map_err(js_err)?;
         let completion = Box::new(Framed { inner, order });
         let units = completion.progress().1;
-        self.install(Run::Plain(completion), batch, backend);
+        self.install(Run::Plain(completion), batch);
         Ok(units)
     }
 
     /// Replaces any completion in progress by `run`.
-    fn install(&self, run: Run, batch: usize, backend: BackendName) {
+    fn install(&self, run: Run, batch: usize) {
         self.cancel();
         self.cancelled_job.set(false);
-        *self.job.borrow_mut() = Some(Job {
-            run,
-            batch,
-            backend,
-        });
+        *self.job.borrow_mut() = Some(Job { run, batch });
     }
 }
 
