@@ -26,6 +26,12 @@
 //!
 //! Nothing here reads device data back by itself: once the pool is drawn the caller reads its
 //! log-weights (asynchronously on the web) and hands them to [`ImportanceCompletion::choose`].
+//!
+//! Several engines (the page's workers) can share one pool: each draws a [`PoolShare`], a
+//! contiguous range of candidates with the noise of their place in the whole pool, and is
+//! handed the log-weights of the whole pool to choose from. Every engine makes the same
+//! choice; each returns the chosen candidates it holds with their ranks, so the alternatives
+//! are the same for any number of engines.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -36,6 +42,13 @@ use crate::sample::{Completion, SampleError, SampleRequest, uniform};
 
 /// Largest pool a completion may draw.
 pub const MAX_CANDIDATES: usize = 64;
+
+/// The candidates `first..first + count` of a pool, drawn by one of the engines sharing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolShare {
+    pub first: usize,
+    pub count: usize,
+}
 
 /// One canvas to complete and how.
 #[derive(Debug, Clone)]
@@ -54,6 +67,9 @@ pub struct ImportanceRequest {
     /// Generation order; None: the model's order with the fewest known values after the
     /// first hidden one ([`order::choose`]).
     pub order: Option<Order>,
+    /// The part of the pool this completion draws; None: all of it. A completion that ranks
+    /// nothing (no known pixel after the hole) draws its K alternatives whatever the share.
+    pub share: Option<PoolShare>,
 }
 
 impl ImportanceRequest {
@@ -86,6 +102,14 @@ impl ImportanceRequest {
                 self.candidates
             )));
         }
+        let pool = self.candidates.max(self.alternatives);
+        if let Some(PoolShare { first, count }) = self.share
+            && (count == 0 || first + count > pool)
+        {
+            return Err(SampleError::Request(format!(
+                "a share of the pool must be a non-empty part of its {pool} candidates, got {count} from {first}"
+            )));
+        }
         Ok(())
     }
 }
@@ -96,8 +120,14 @@ enum Phase {
     Pool,
     /// Pool drawn and scored; waiting for [`ImportanceCompletion::choose`].
     Scored { log_weights: Tensor<1> },
-    /// Alternatives chosen: canvas [K, C, H, W] and their scores, best first.
-    Chosen { canvas: Tensor<4>, scores: Vec<f64> },
+    /// Alternatives chosen: those of this share, canvas [M, C, H, W] (None when it holds
+    /// none), with their scores and their ranks among the K (all K, best first, for a whole
+    /// pool).
+    Chosen {
+        canvas: Option<Tensor<4>>,
+        scores: Vec<f64>,
+        ranks: Vec<usize>,
+    },
 }
 
 /// A completion of one canvas whose alternatives are importance-resampled from a pool.
@@ -105,6 +135,9 @@ pub struct ImportanceCompletion {
     /// The pool works in this order's frame; [`Completion::canvas`] moves results back.
     order: Order,
     pool: CachedSampler,
+    /// The pool's size N, and the candidates of it this completion draws.
+    pool_size: usize,
+    share: PoolShare,
     alternatives: usize,
     seed: u64,
     /// Whether known pixels follow the hole (in the order's frame), so the pool is scored.
@@ -137,15 +170,26 @@ impl ImportanceCompletion {
         let ranked = scored.contains(&true);
         let k = request.alternatives;
         let pool_size = if ranked { request.candidates.max(k) } else { k };
+        let whole = PoolShare {
+            first: 0,
+            count: pool_size,
+        };
+        let share = if ranked {
+            request.share.unwrap_or(whole)
+        } else {
+            whole
+        };
+        let batch = share.count;
         let pool = CachedSampler::scoring(
             model,
             SampleRequest {
-                batch: pool_size,
-                levels: levels.repeat(pool_size),
-                known: known.repeat(pool_size),
+                batch,
+                levels: levels.repeat(batch),
+                known: known.repeat(batch),
                 temperature: request.temperature,
                 seed: request.seed,
-                labels: request.label.map(|l| vec![l; pool_size]),
+                first_item: share.first,
+                labels: request.label.map(|l| vec![l; batch]),
                 order: order.index(),
             },
             &scored,
@@ -154,6 +198,8 @@ impl ImportanceCompletion {
         Ok(Self {
             order,
             pool,
+            pool_size,
+            share,
             alternatives: k,
             seed: request.seed,
             ranked,
@@ -180,11 +226,22 @@ impl ImportanceCompletion {
 
     /// Pool size N.
     pub fn candidates(&self) -> usize {
-        self.pool.request().batch
+        self.pool_size
     }
 
-    /// The pool's log-weights [N] once it is drawn and scored, for the caller to read back
-    /// and pass to [`choose`](Self::choose).
+    /// The candidates of the pool this completion draws.
+    pub fn share(&self) -> PoolShare {
+        self.share
+    }
+
+    /// Whether other engines draw the rest of the pool: [`choose`](Self::choose) then wants
+    /// the log-weights of all of it, theirs included.
+    pub fn is_shared(&self) -> bool {
+        self.share.count < self.pool_size
+    }
+
+    /// This share's log-weights once it is drawn and scored, for the caller to read back
+    /// and pass to [`choose`](Self::choose) (with the other shares', when shared).
     pub fn log_weights(&self) -> Option<Tensor<1>> {
         match &self.phase {
             Phase::Scored { log_weights } => Some(log_weights.clone()),
@@ -197,8 +254,9 @@ impl ImportanceCompletion {
         matches!(self.phase, Phase::Scored { .. })
     }
 
-    /// Draws the K alternatives from the pool given its log-weights (as read back from
-    /// [`log_weights`](Self::log_weights)), best first.
+    /// Draws the K alternatives from the pool given the log-weights of the whole pool (as read
+    /// back from [`log_weights`](Self::log_weights) of every share, in pool order), best
+    /// first, and keeps those this share holds.
     pub fn choose(&mut self, log_weights: &[f32]) -> Result<(), SampleError> {
         if !self.awaiting_choice() {
             return Err(SampleError::Request(
@@ -214,20 +272,35 @@ impl ImportanceCompletion {
         }
         let weights: Vec<f64> = log_weights.iter().map(|&w| f64::from(w)).collect();
         let picks = choose_without_replacement(&weights, self.alternatives, self.seed);
-        self.finish_with(picks, weights);
+        self.finish_with(&picks, &weights);
         Ok(())
     }
 
-    fn finish_with(&mut self, picks: Vec<usize>, weights: Vec<f64>) {
+    /// Keeps the picks (pool indices, best first) that this share holds.
+    fn finish_with(&mut self, picks: &[usize], weights: &[f64]) {
+        let PoolShare { first, count } = self.share;
+        let (ranks, held): (Vec<usize>, Vec<usize>) = picks
+            .iter()
+            .enumerate()
+            .filter(|&(_, &i)| (first..first + count).contains(&i))
+            .map(|(rank, &i)| (rank, i))
+            .unzip();
         let device = self.pool.state.canvas.device();
-        let index: Vec<i64> = picks.iter().map(|&i| i as i64).collect();
-        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [picks.len()]), &device);
-        let canvas = self.pool.canvas().select(0, index);
-        let scores = picks.iter().map(|&i| weights[i]).collect();
-        self.phase = Phase::Chosen { canvas, scores };
+        let index: Vec<i64> = held.iter().map(|&i| (i - first) as i64).collect();
+        let canvas = (!index.is_empty()).then(|| {
+            let index = Tensor::<1, Int>::from_data(TensorData::new(index, [held.len()]), &device);
+            self.pool.canvas().select(0, index)
+        });
+        let scores = held.iter().map(|&i| weights[i]).collect();
+        self.phase = Phase::Chosen {
+            canvas,
+            scores,
+            ranks,
+        };
     }
 
-    /// Scores of the alternatives once chosen (log w in nats, best first).
+    /// Scores of the chosen alternatives this share holds (log w in nats; all K, best first,
+    /// for a whole pool).
     pub fn scores(&self) -> Option<&[f64]> {
         match &self.phase {
             Phase::Chosen { scores, .. } => Some(scores),
@@ -235,8 +308,17 @@ impl ImportanceCompletion {
         }
     }
 
-    /// Runs to the end, reading the log-weights back synchronously (native only: on WebGPU a
-    /// blocking read panics).
+    /// Ranks among the K alternatives of the chosen ones this share holds, in the order of
+    /// [`Completion::canvas`] and [`scores`](Self::scores).
+    pub fn ranks(&self) -> Option<&[usize]> {
+        match &self.phase {
+            Phase::Chosen { ranks, .. } => Some(ranks),
+            _ => None,
+        }
+    }
+
+    /// Runs a whole pool to the end, reading the log-weights back synchronously (native only:
+    /// on WebGPU a blocking read panics).
     pub fn finish_blocking(&mut self) -> Result<(), SampleError> {
         self.finish();
         if let Some(weights) = self.log_weights() {
@@ -264,7 +346,7 @@ impl Completion for ImportanceCompletion {
                 _ => {
                     // Nothing known after the hole: the pool is the K raster alternatives.
                     let k = self.alternatives;
-                    self.finish_with((0..k).collect(), vec![0.0; k]);
+                    self.finish_with(&(0..k).collect::<Vec<_>>(), &vec![0.0; k]);
                 }
             }
         }
@@ -276,12 +358,17 @@ impl Completion for ImportanceCompletion {
     }
 
     /// The chosen alternatives once there are any; before that the first K of the pool;
-    /// in the image's own frame.
+    /// in the image's own frame. A share that holds none of the chosen ones shows its first
+    /// candidate ([`ImportanceCompletion::ranks`] is then empty).
     fn canvas(&self) -> Tensor<4> {
         let framed = match &self.phase {
-            Phase::Chosen { canvas, .. } => canvas.clone(),
+            Phase::Chosen {
+                canvas: Some(canvas),
+                ..
+            } => canvas.clone(),
+            Phase::Chosen { canvas: None, .. } => self.pool.canvas().narrow(0, 0, 1),
             _ => {
-                let k = self.alternatives.min(self.candidates());
+                let k = self.alternatives.min(self.share.count);
                 self.pool.canvas().narrow(0, 0, k)
             }
         };

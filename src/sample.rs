@@ -18,6 +18,10 @@ pub struct SampleRequest {
     /// Softmax temperature; 0 means greedy (argmax).
     pub temperature: f32,
     pub seed: u64,
+    /// Index of batch item 0 in the noise stream: item b draws the noise of item
+    /// `first_item + b`, so a batch split into parts (one per engine) samples what the whole
+    /// batch would have.
+    pub first_item: usize,
     /// Class per batch item for class-conditional models.
     pub labels: Option<Vec<i64>>,
     /// Generation order ([`crate::order::Order::index`]) of the whole batch: `levels` and
@@ -35,6 +39,7 @@ impl SampleRequest {
             known: vec![false; batch * c.height * c.width],
             temperature,
             seed,
+            first_item: 0,
             labels: None,
             order: 0,
         }
@@ -217,15 +222,15 @@ fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Gumbel noise [B, K] for one value position.
+/// Gumbel noise [B, K] for one value position of the batch items `items`.
 pub fn gumbel_noise(
     seed: u64,
-    batch: usize,
+    items: std::ops::Range<usize>,
     channel: usize,
     pixel: usize,
     levels: usize,
 ) -> Vec<f32> {
-    (0..batch)
+    items
         .flat_map(|b| {
             (0..levels).map(move |k| -(-uniform(seed, b, channel, pixel, k).ln()).ln() as f32)
         })
@@ -251,7 +256,8 @@ pub fn noise_tensor(
     device: &Device,
 ) -> Option<Tensor<2>> {
     (request.temperature > 0.0).then(|| {
-        let g = gumbel_noise(request.seed, request.batch, channel, pixel, levels);
+        let items = request.first_item..request.first_item + request.batch;
+        let g = gumbel_noise(request.seed, items, channel, pixel, levels);
         Tensor::from_data(TensorData::new(g, [request.batch, levels]), device)
     })
 }

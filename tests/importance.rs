@@ -10,7 +10,8 @@ use burn::module::Param;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use pixelcnn::cached::CachedSampler;
 use pixelcnn::importance::{
-    ImportanceCompletion, ImportanceRequest, choose_without_replacement, effective_sample_size,
+    ImportanceCompletion, ImportanceRequest, PoolShare, choose_without_replacement,
+    effective_sample_size,
 };
 use pixelcnn::model::{Condition, MaskedConv};
 use pixelcnn::sample::{Completion, SampleRequest};
@@ -134,6 +135,7 @@ fn importance_resampling_matches_the_exact_posterior_and_raster_does_not() {
         known: known_mask().repeat(draws),
         temperature: 1.0,
         seed: 5,
+        first_item: 0,
         labels: None,
         order: 0,
     };
@@ -156,6 +158,7 @@ fn importance_resampling_matches_the_exact_posterior_and_raster_does_not() {
                 seed,
                 label: None,
                 order: None,
+                share: None,
             },
             &device,
         )
@@ -194,6 +197,7 @@ fn alternatives_come_best_first_with_their_scores_and_known_pixels_kept() {
         seed: 3,
         label: None,
         order: None,
+        share: None,
     };
     let mut a = ImportanceCompletion::new(&model, request.clone(), &device).expect("request");
     assert_eq!(a.candidates(), 16);
@@ -256,6 +260,7 @@ fn without_known_pixels_after_the_hole_it_is_the_raster_sampler() {
             seed: 9,
             label: None,
             order: None,
+            share: None,
         },
         &device,
     )
@@ -274,6 +279,7 @@ fn without_known_pixels_after_the_hole_it_is_the_raster_sampler() {
             known: known.repeat(3),
             temperature: 1.0,
             seed: 9,
+            first_item: 0,
             labels: None,
             order: 0,
         },
@@ -326,6 +332,7 @@ fn bad_options_are_errors() {
                 seed: 0,
                 label: None,
                 order: None,
+                share: None,
             },
             &device,
         )
@@ -348,6 +355,7 @@ fn stepping_one_pixel_at_a_time_gives_the_same_result() {
         seed: 4,
         label: None,
         order: None,
+        share: None,
     };
     let mut whole = ImportanceCompletion::new(&model, request.clone(), &device).expect("request");
     whole.finish_blocking().expect("completes");
@@ -373,4 +381,96 @@ fn stepping_one_pixel_at_a_time_gives_the_same_result() {
     stepped.finish_blocking().expect("chooses");
     assert_eq!(to_vec(stepped.canvas()), to_vec(whole.canvas()));
     assert_eq!(stepped.scores(), whole.scores());
+}
+
+/// A pool drawn in shares (as the page's workers draw it), chosen from with the log-weights
+/// of all shares, gives the alternatives and scores of the whole pool, in the same order.
+#[test]
+fn a_pool_drawn_in_shares_gives_the_alternatives_of_the_whole_pool() {
+    let device = Device::flex();
+    let model = informative_model(&device);
+    let request = ImportanceRequest {
+        levels: KNOWN_LEVELS.to_vec(),
+        known: known_mask(),
+        alternatives: 4,
+        candidates: 14,
+        temperature: 1.0,
+        seed: 9,
+        label: None,
+        order: None,
+        share: None,
+    };
+    let mut whole = ImportanceCompletion::new(&model, request.clone(), &device).expect("request");
+    assert!(!whole.is_shared());
+    whole.finish_blocking().expect("completes");
+    let expected = to_vec(whole.canvas());
+    let expected_scores = whole.scores().expect("scores").to_vec();
+    assert_eq!(whole.ranks().expect("ranks"), [0, 1, 2, 3]);
+
+    let image = SIDE * SIDE;
+    for parts in [
+        vec![(0, 14)],
+        vec![(0, 7), (7, 7)],
+        vec![(0, 5), (5, 5), (10, 4)],
+    ] {
+        let mut shares: Vec<ImportanceCompletion> = parts
+            .iter()
+            .map(|&(first, count)| {
+                let share = Some(PoolShare { first, count });
+                ImportanceCompletion::new(
+                    &model,
+                    ImportanceRequest {
+                        share,
+                        ..request.clone()
+                    },
+                    &device,
+                )
+                .expect("share")
+            })
+            .collect();
+        let mut weights = vec![];
+        for share in &mut shares {
+            share.finish();
+            let w = share.log_weights().expect("scored");
+            weights.extend(w.into_data().convert::<f32>().to_vec::<f32>().expect("f32"));
+        }
+        assert_eq!(weights.len(), 14);
+        let mut pixels = vec![f32::NAN; 4 * image];
+        let mut scores = vec![f64::NAN; 4];
+        for share in &mut shares {
+            share.choose(&weights).expect("chooses");
+            let ranks = share.ranks().expect("ranks").to_vec();
+            let held = to_vec(share.canvas());
+            for (j, &rank) in ranks.iter().enumerate() {
+                pixels[rank * image..(rank + 1) * image]
+                    .copy_from_slice(&held[j * image..(j + 1) * image]);
+                scores[rank] = share.scores().expect("scores")[j];
+            }
+        }
+        assert_eq!(pixels, expected, "{} shares", parts.len());
+        assert_eq!(scores, expected_scores, "{} shares", parts.len());
+    }
+}
+
+#[test]
+fn a_share_outside_the_pool_is_an_error() {
+    let device = Device::flex();
+    let model = informative_model(&device);
+    for (first, count) in [(0, 0), (10, 7), (16, 1)] {
+        let request = ImportanceRequest {
+            levels: KNOWN_LEVELS.to_vec(),
+            known: known_mask(),
+            alternatives: 2,
+            candidates: 16,
+            temperature: 1.0,
+            seed: 0,
+            label: None,
+            order: None,
+            share: Some(PoolShare { first, count }),
+        };
+        let err = ImportanceCompletion::new(&model, request, &device)
+            .err()
+            .expect("rejected");
+        assert!(err.to_string().contains("share of the pool"), "{err}");
+    }
 }

@@ -262,6 +262,7 @@ fn a_completion_in_another_order_keeps_every_known_pixel() {
                 seed: 5,
                 label: Some(1),
                 order: None,
+                share: None,
             };
             let expected = order::choose(&known, side, side, ORDERS);
             let mut completion =
@@ -288,6 +289,7 @@ fn a_completion_in_another_order_keeps_every_known_pixel() {
                 &model,
                 ImportanceRequest {
                     order: Some(Order::IDENTITY),
+                    share: None,
                     ..request
                 },
                 &device,
@@ -313,6 +315,7 @@ fn an_order_the_model_lacks_is_refused() {
         seed: 0,
         label: None,
         order: Order::new(2),
+        share: None,
     };
     assert!(ImportanceCompletion::new(&model, request, &Device::flex()).is_err());
 }

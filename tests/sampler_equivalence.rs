@@ -113,6 +113,7 @@ fn request(
         known,
         temperature,
         seed,
+        first_item: 0,
         labels,
         order: 0,
     }

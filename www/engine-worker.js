@@ -56,10 +56,14 @@ const methods = {
       return {
         done: frame.done, total: frame.total, batch: frame.batch, finished: frame.finished,
         cancelled: frame.cancelled, pixels: frame.pixels, scores: frame.scores ?? null,
+        ranks: frame.ranks ?? null, logWeights: frame.logWeights ?? null,
       };
     } finally {
       frame.free();
     }
+  },
+  choose(logWeights) {
+    engine.choose(logWeights);
   },
   score(pixels, label, order) {
     return engine.score(pixels, label, order);

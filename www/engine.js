@@ -10,8 +10,11 @@
 //
 // Two engine modules exist: the CPU one (small, loaded at once) and the WebGPU one (fetched
 // only when it is used: with ?backend=webgpu, or in "auto" mode on a hardware adapter, to
-// time it against the CPU once per device and model and then where it was faster). Failures
-// reject with an Error whose message says what went wrong.
+// time it against the CPU once per device and model and then where it was faster). On the
+// CPU a pool of candidates is shared by several workers (one core each): each draws a part
+// of the pool, all choose the alternatives from the whole pool's weights, and the result is
+// the same for any number of workers. Failures reject with an Error whose message says what
+// went wrong.
 
 import {
   CALIBRATION_BATCHES, CALIBRATION_PIXELS, calibrationFrom, calibrationKey, chooseBackend,
@@ -24,6 +27,51 @@ const MODULES = {
   webgpu: new URL('../engine/pixelcnn-engine-webgpu.js', import.meta.url).href,
 };
 const PREFERENCES = ['auto', 'cpu', 'webgpu'];
+
+/** CPU workers a pool is shared by: a core each, one left for the page, at most four. */
+export function defaultCpuWorkers(cores = globalThis.navigator?.hardwareConcurrency) {
+  return Math.max(1, Math.min(4, (Number(cores) || 2) - 1));
+}
+
+/** Splits a pool of `size` candidates into `parts` contiguous shares, the first ones larger. */
+export function splitPool(size, parts) {
+  const n = Math.max(1, Math.min(parts, size));
+  return Array.from({ length: n }, (_, i) => {
+    const first = Math.floor((i * size) / n);
+    return { first, count: Math.floor(((i + 1) * size) / n) - first };
+  });
+}
+
+/**
+ * One frame of a shared pool from the frames of its shares (in pool order): while the pool is
+ * drawn, its first `alternatives` candidates; once chosen, each share's alternatives at their
+ * ranks. `values` is the size of one image.
+ */
+export function mergeFrames(frames, alternatives, values) {
+  const chosen = frames.every((f) => f.ranks);
+  const done = Math.min(...frames.map((f) => f.done));
+  const base = { done, total: frames[0].total, cancelled: frames.some((f) => f.cancelled) };
+  if (!chosen) {
+    const batch = Math.min(alternatives, frames.reduce((n, f) => n + f.batch, 0));
+    const pixels = new Uint8Array(batch * values);
+    let at = 0;
+    for (const f of frames) {
+      const take = Math.min(f.pixels.length, pixels.length - at);
+      pixels.set(f.pixels.subarray(0, take), at);
+      at += take;
+    }
+    return { ...base, batch, finished: false, pixels, scores: null };
+  }
+  const pixels = new Uint8Array(alternatives * values);
+  const scores = new Array(alternatives).fill(NaN);
+  for (const f of frames) {
+    f.ranks.forEach((rank, j) => {
+      pixels.set(f.pixels.subarray(j * values, (j + 1) * values), rank * values);
+      scores[rank] = f.scores[j];
+    });
+  }
+  return { ...base, batch: alternatives, finished: true, pixels, scores };
+}
 
 /** One worker running one engine module; calls are promises matched to replies by id. */
 class EngineWorker {
@@ -75,6 +123,7 @@ export class Engine extends EventTarget {
    */
   static async create(preference = 'auto', {
     storage = globalThis.localStorage, countDispatches = false, calibration = {},
+    cpuWorkers = defaultCpuWorkers(),
   } = {}) {
     const wanted = String(preference ?? 'auto').toLowerCase() || 'auto';
     if (!PREFERENCES.includes(wanted)) {
@@ -82,6 +131,7 @@ export class Engine extends EventTarget {
     }
     const adapter = wanted === 'cpu' ? null : await probeAdapter();
     const engine = new Engine(wanted, adapter, storage, countDispatches);
+    engine.cpuWorkers = Math.max(1, Math.min(8, Math.floor(Number(cpuWorkers)) || 1));
     engine.calibrationPlan = {
       batches: calibration.batches ?? CALIBRATION_BATCHES,
       pixels: calibration.pixels ?? CALIBRATION_PIXELS,
@@ -92,7 +142,9 @@ export class Engine extends EventTarget {
 
   #workers = { cpu: null, webgpu: null }; // promises of started EngineWorkers
   #workerOf = { cpu: null, webgpu: null }; // the started workers themselves
-  #active = null; // the worker running the completion in progress
+  #helpers = []; // the CPU workers after the first, which share pools: { started, worker }
+  #alternativesOfPool = 1; // of the completion in progress
+  #active = []; // the workers running the completion in progress (several: a shared pool)
   #canvas = null;
   #running = false;
   #generation = 0; // bumped by every cancel (start cancels first): steps sent before are stale
@@ -131,6 +183,11 @@ export class Engine extends EventTarget {
     return this.describe(batch).backend;
   }
 
+  /** CPU workers ready to share the next pool of candidates (the others are started). */
+  get poolWorkers() {
+    return 1 + this.#readyHelpers().length;
+  }
+
   /** Loads a model (manifest URL) into every started engine; resolves to its description. */
   async loadModel(url) {
     const href = new URL(url, location.href).href;
@@ -140,6 +197,7 @@ export class Engine extends EventTarget {
     this.info = info;
     this.modelUrl = href;
     this.#workerOf[primary].modelUrl = href;
+    if (primary === 'cpu') this.#readyHelpers(); // start loading it into the helpers too
     this.calibration = this.#storedCalibration();
     if (this.preference === 'auto' && needsWebgpu(this) && !this.#webgpuFailure) {
       // Timings stored for this device and model say where WebGPU pays: get it ready in the
@@ -168,24 +226,44 @@ export class Engine extends EventTarget {
     await this.#calibrationCpuPart;
     const pool = Math.max(Number(options.alternatives ?? 1) || 1, Number(options.candidates ?? 0) || 0);
     const backend = options.backend ?? this.backendFor(pool);
-    const worker = await this.#loaded(backend);
     const { backend: _, ...rest } = options;
-    this.#active = worker;
+    // A pool of candidates on the CPU is shared by the CPU workers that are ready (the rest
+    // get ready meanwhile: the result is the same for any number of them).
+    const helpers = backend === 'cpu' && options.candidates !== undefined ? this.#readyHelpers() : [];
+    const shares = helpers.length ? splitPool(pool, 1 + helpers.length) : [null];
+    const workers = [await this.#loaded(backend), ...helpers].slice(0, shares.length);
+    this.#active = workers;
+    this.#alternativesOfPool = Number(options.alternatives ?? 1);
     this.#running = true;
     try {
-      if (this.#canvas) await worker.call('setCanvas', this.#canvas);
-      return await worker.call('start', [rest]);
+      const plans = await Promise.all(workers.map(async (worker, i) => {
+        if (this.#canvas) await worker.call('setCanvas', this.#canvas);
+        return worker.call('start', [shares[i] ? { ...rest, share: shares[i] } : rest]);
+      }));
+      // Unranked, the first worker draws the alternatives alone.
+      if (!plans[0].ranked) this.#release(workers.slice(1));
+      return { ...plans[0], workers: this.#active.length };
     } catch (err) {
-      this.#setIdle();
+      this.cancel();
       throw err;
     }
   }
 
   /** Advances the completion by up to `pixels` pixels; resolves to a frame (plain object). */
   async step(pixels) {
-    if (!this.#active) throw new Error('step: no completion in progress (call start first)');
+    if (!this.#active.length) throw new Error('step: no completion in progress (call start first)');
     const generation = this.#generation;
-    const frame = await this.#active.call('step', [pixels]);
+    const workers = this.#active;
+    let frames = await Promise.all(workers.map((w) => w.call('step', [pixels])));
+    if (workers.length > 1 && generation === this.#generation && frames.every((f) => f.logWeights)) {
+      // Every share is drawn: all choose from the whole pool, then show what they hold.
+      const weights = Float32Array.from(frames.flatMap((f) => Array.from(f.logWeights)));
+      await Promise.all(workers.map((w) => w.call('choose', [weights])));
+      frames = await Promise.all(workers.map((w) => w.call('step', [0])));
+    }
+    const frame = workers.length > 1
+      ? mergeFrames(frames, this.#alternativesOfPool, this.info.channels * this.info.width * this.info.height)
+      : frames[0];
     // A cancel (or a new start) after this step was sent may reach the worker only after the
     // step's reply left it: the step is stale all the same.
     if (generation !== this.#generation) return { ...frame, cancelled: true };
@@ -201,7 +279,8 @@ export class Engine extends EventTarget {
   /** Drops the completion in progress; a `step` awaiting it resolves as cancelled. */
   cancel() {
     this.#generation++;
-    this.#active?.call('cancel').catch(() => {});
+    this.#release(this.#active);
+    this.#active = [];
     this.#setIdle();
   }
 
@@ -227,9 +306,52 @@ export class Engine extends EventTarget {
 
   // ------------------------------------------------------------------------------ internals
 
+  /** Cancels the jobs of `workers` and drops them from the completion in progress. */
+  #release(workers) {
+    for (const worker of workers) worker.call('cancel').catch(() => {});
+    this.#active = this.#active.filter((w) => !workers.includes(w));
+  }
+
+  /**
+   * The extra CPU workers holding the current model, at most `cpuWorkers - 1`; those not yet
+   * started (or still loading it) get ready in the background.
+   */
+  #readyHelpers() {
+    const ready = [];
+    for (let i = 0; i < this.cpuWorkers - 1; i++) {
+      const helper = (this.#helpers[i] ??= { worker: null, loading: null });
+      if (helper.worker && !helper.worker.failure && helper.worker.modelUrl === this.modelUrl) {
+        ready.push(helper.worker);
+      } else {
+        helper.loading ??= this.#startHelper(helper).finally(() => { helper.loading = null; });
+      }
+    }
+    return ready;
+  }
+
+  async #startHelper(helper) {
+    try {
+      if (!helper.worker || helper.worker.failure) {
+        const worker = new EngineWorker('cpu');
+        await worker.call('init', [MODULES.cpu, 'cpu', {}]);
+        helper.worker = worker;
+      }
+      await this.#withModel(helper.worker);
+    } catch (err) {
+      // A helper that cannot start leaves the pool to the others.
+      helper.worker?.terminate();
+      helper.worker = null;
+      console.warn(`a CPU worker for shared pools did not start: ${err.message}`);
+    }
+  }
+
   /** The worker for `backend`, started (once) and given the current model. */
   async #loaded(backend) {
-    const worker = await this.#worker(backend);
+    return this.#withModel(await this.#worker(backend));
+  }
+
+  /** `worker`, with the current model loaded into it. */
+  async #withModel(worker) {
     if (this.modelUrl && worker.modelUrl !== this.modelUrl) {
       const url = this.modelUrl;
       await worker.call('loadModel', [url]);

@@ -36,6 +36,13 @@ export interface StartOptions {
    * bottom to top); or an index into `ModelInfo.orders`. Raster-only models have one order.
    */
   order?: "auto" | number;
+  /**
+   * With `candidates`, when several engines share the pool: this engine draws candidates
+   * `first .. first + count` of it. Its last frame before the choice then carries `logWeights`
+   * instead of being finished; `choose(all)` with every share's log-weights (pool order)
+   * picks the alternatives, and the next frame holds the ones this share has, with `ranks`.
+   */
+  share?: { first: number; count: number };
 }
 
 /** What `start` set going. */
@@ -98,20 +105,11 @@ export interface BenchReport {
 "#;
 
 /// Backend names as the page and the URL parameter spell them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendName {
     Webgpu,
     Cpu,
-}
-
-impl BackendName {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            BackendName::Webgpu => "webgpu",
-            BackendName::Cpu => "cpu",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -205,6 +203,8 @@ pub struct Frame {
     pub(super) cancelled: bool,
     pub(super) pixels: Vec<u8>,
     pub(super) scores: Option<Vec<f64>>,
+    pub(super) ranks: Option<Vec<usize>>,
+    pub(super) log_weights: Option<Vec<f32>>,
 }
 
 #[wasm_bindgen]
@@ -219,9 +219,10 @@ impl Frame {
     pub fn total(&self) -> usize {
         self.total
     }
+    /// Every pixel drawn and, for a shared pool, the alternatives chosen.
     #[wasm_bindgen(getter)]
     pub fn finished(&self) -> bool {
-        self.done >= self.total
+        self.done >= self.total && self.log_weights.is_none()
     }
     /// True when `cancel()` or a new `start()` came while this frame was being read back.
     #[wasm_bindgen(getter)]
@@ -244,6 +245,18 @@ impl Frame {
     pub fn scores(&self) -> Option<Vec<f64>> {
         self.scores.clone()
     }
+    /// With a `share` of the pool, once chosen: the rank among all alternatives of each one
+    /// in `pixels` (this share may hold any number of them, none included).
+    #[wasm_bindgen(getter)]
+    pub fn ranks(&self) -> Option<Vec<usize>> {
+        self.ranks.clone()
+    }
+    /// With a `share` of the pool, once it is drawn: its candidates' log-weights, for
+    /// `choose`.
+    #[wasm_bindgen(getter, js_name = logWeights)]
+    pub fn log_weights(&self) -> Option<Vec<f32>> {
+        self.log_weights.clone()
+    }
 }
 
 /// StartOptions as JSON-ish input; every field optional.
@@ -257,6 +270,15 @@ pub(super) struct StartOptions {
     pub(super) sampler: Option<SamplerName>,
     pub(super) candidates: Option<f64>,
     pub(super) order: Option<OrderOption>,
+    pub(super) share: Option<ShareOption>,
+}
+
+/// `share`: the part of a pool this engine draws.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ShareOption {
+    pub(super) first: usize,
+    pub(super) count: usize,
 }
 
 /// `order`: "auto" or an order's index.
@@ -290,6 +312,8 @@ impl Frame {
             cancelled: true,
             pixels: Vec::new(),
             scores: None,
+            ranks: None,
+            log_weights: None,
         }
     }
 }

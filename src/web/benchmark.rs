@@ -76,6 +76,7 @@ impl Engine {
                     known: vec![false; batch * total],
                     temperature: 1.0,
                     seed: 1,
+                    first_item: 0,
                     labels: (config.classes > 0).then(|| vec![0; batch]),
                     order: 0,
                 };

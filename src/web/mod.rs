@@ -34,7 +34,7 @@ use platform::{
 
 use crate::cached::CachedSampler;
 use crate::config::PixelCnnConfig;
-use crate::importance::{ImportanceCompletion, ImportanceRequest, MAX_CANDIDATES};
+use crate::importance::{ImportanceCompletion, ImportanceRequest, MAX_CANDIDATES, PoolShare};
 use crate::model::{Condition, PixelCnn};
 use crate::order::Order;
 use crate::sample::{Completion, Framed, NaiveSampler, SampleError, SampleRequest};
@@ -90,7 +90,6 @@ impl Run {
 
 struct Job {
     run: Run,
-    batch: usize,
 }
 
 /// The browser engine: its backend, the model, the canvas, and the completion in progress.
@@ -136,12 +135,6 @@ impl Engine {
             cancelled_job: Cell::new(false),
             generation: Rc::new(Cell::new(0)),
         })
-    }
-
-    /// The backend this engine runs on.
-    #[wasm_bindgen(getter, unchecked_return_type = "BackendName")]
-    pub fn backend(&self) -> String {
-        self.backend.as_str().into()
     }
 
     /// Fetches a manifest and its weights (URL relative to the manifest), checks the sha256
@@ -257,6 +250,10 @@ impl Engine {
                 seed: seed as u64,
                 label: options.label,
                 order,
+                share: options.share.map(|s| PoolShare {
+                    first: s.first,
+                    count: s.count,
+                }),
             };
             let model = self.model().map_err(js_err)?;
             let completion = ImportanceCompletion::new(&model, request, &self.device)
@@ -270,8 +267,13 @@ impl Engine {
                 pool_units: completion.pool_units(),
                 generated: generated(completion.order()),
             };
-            self.install(Run::Importance(Box::new(completion)), batch);
+            self.install(Run::Importance(Box::new(completion)));
             return to_js(&plan);
+        }
+        if options.share.is_some() {
+            return Err(js_err(
+                "start: share is a part of a pool of candidates: give candidates too",
+            ));
         }
         let order = order.unwrap_or_else(|| {
             crate::order::choose(&known, config.height, config.width, config.orders)
@@ -282,6 +284,7 @@ impl Engine {
             known: known.repeat(batch),
             temperature,
             seed: seed as u64,
+            first_item: 0,
             labels: options.label.map(|l| vec![l; batch]),
             order: 0,
         }
@@ -305,23 +308,26 @@ impl Engine {
         if self.job.borrow().is_none() && self.cancelled_job.get() {
             return Ok(Frame::stale());
         }
-        let pending_weights = {
+        let (pending_weights, shared) = {
             let mut job = self.job.borrow_mut();
             let job = job
                 .as_mut()
                 .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
             job.run.completion().step(pixels.max(1));
             match &job.run {
-                Run::Importance(c) => c.log_weights(),
-                Run::Plain(_) => None,
+                Run::Importance(c) => (c.log_weights(), c.is_shared()),
+                Run::Plain(_) => (None, false),
             }
         };
+        let mut log_weights = None;
         if let Some(weights) = pending_weights {
             let weights = read_floats(weights).await.map_err(js_err)?;
-            if self.generation.get() == generation
+            if shared {
+                // The other shares' weights come with `choose`.
+                log_weights = Some(weights);
+            } else if self.generation.get() == generation
                 && let Some(Job {
                     run: Run::Importance(c),
-                    ..
                 }) = self.job.borrow_mut().as_mut()
             {
                 c.choose(&weights).map_err(js_err)?;
@@ -330,20 +336,30 @@ impl Engine {
         if self.generation.get() != generation {
             return Ok(Frame::stale());
         }
-        let (canvas, done, total, batch, scores) = {
+        let (canvas, done, total, scores, ranks) = {
             let mut job = self.job.borrow_mut();
             let job = job
                 .as_mut()
                 .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
-            let scores = match &job.run {
-                Run::Importance(c) => c.scores().map(<[f64]>::to_vec),
-                Run::Plain(_) => None,
+            let (scores, ranks) = match &job.run {
+                Run::Importance(c) => (
+                    c.scores().map(<[f64]>::to_vec),
+                    c.ranks().filter(|_| shared).map(<[usize]>::to_vec),
+                ),
+                Run::Plain(_) => (None, None),
             };
             let completion = job.run.completion();
             let (done, total) = completion.progress();
-            (completion.canvas(), done, total, job.batch, scores)
+            (completion.canvas(), done, total, scores, ranks)
         };
-        let pixels = read_levels(canvas).await.map_err(js_err)?;
+        // A share that holds none of the chosen alternatives has nothing to show.
+        let (pixels, batch) = match &ranks {
+            Some(r) if r.is_empty() => (Vec::new(), 0),
+            _ => {
+                let batch = canvas.dims()[0];
+                (read_levels(canvas).await.map_err(js_err)?, batch)
+            }
+        };
         Ok(Frame {
             done,
             total,
@@ -351,7 +367,23 @@ impl Engine {
             cancelled: self.generation.get() != generation,
             pixels,
             scores,
+            ranks,
+            log_weights,
         })
+    }
+
+    /// For a pool shared by several engines (`share` in `start`): chooses the alternatives
+    /// from the log-weights of the whole pool, every share's in pool order; the next `step`
+    /// returns the ones this engine holds, with their ranks.
+    pub fn choose(&self, log_weights: &[f32]) -> Result<(), JsError> {
+        match self.job.borrow_mut().as_mut().map(|j| &mut j.run) {
+            Some(Run::Importance(c)) if c.awaiting_choice() => {
+                c.choose(log_weights).map_err(|e| js_err(e.to_string()))
+            }
+            _ => Err(js_err(
+                "choose: no completion waits for a choice (start one with a share of the pool and step until its frame has logWeights)",
+            )),
+        }
     }
 
     /// Per-value surprise of complete images: `pixels` are level indices [B, C, H, W]
@@ -467,19 +499,18 @@ impl Engine {
         order: Order,
     ) -> Result<usize, JsError> {
         let model = self.model().map_err(js_err)?;
-        let batch = request.batch;
         let inner = make_sampler(sampler, &model, request, &self.device).map_err(js_err)?;
         let completion = Box::new(Framed { inner, order });
         let units = completion.progress().1;
-        self.install(Run::Plain(completion), batch);
+        self.install(Run::Plain(completion));
         Ok(units)
     }
 
     /// Replaces any completion in progress by `run`.
-    fn install(&self, run: Run, batch: usize) {
+    fn install(&self, run: Run) {
         self.cancel();
         self.cancelled_job.set(false);
-        *self.job.borrow_mut() = Some(Job { run, batch });
+        *self.job.borrow_mut() = Some(Job { run });
     }
 }
 

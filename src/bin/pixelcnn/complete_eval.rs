@@ -121,6 +121,7 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
                     seed: t as u64,
                     label: None,
                     order: method.order,
+                    share: None,
                 };
                 let order = request.order_for(&model);
                 if method.order.is_none() && !chosen_names.contains(&order.name()) {
@@ -210,6 +211,7 @@ fn plain(
         known: request.known.repeat(k),
         temperature: request.temperature,
         seed: request.seed,
+        first_item: 0,
         labels: None,
         order: 0,
     }

@@ -85,6 +85,7 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
                 known: known.repeat(args.alternatives),
                 temperature: args.temperature,
                 seed: args.seed + t as u64 + 1,
+                first_item: 0,
                 labels: None,
                 order: 0,
             };
