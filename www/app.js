@@ -4,16 +4,25 @@
 // URL parameters:
 //   ?backend=auto|webgpu|cpu   force a backend (default auto: the CPU engine, and WebGPU where
 //                              it was measured faster on this device for the batch size)
+//   ?workers=N                 CPU workers that share a pool of candidates (default: the
+//                              cores but one, at most four)
 //   ?model=mnist|emoji|URL     a shipped model by name, or the URL of a manifest (default mnist)
 //   ?digits=URL                test images for a manifest given by URL
 //                              (default www/models/mnist-digits.json)
 //   ?image=N                   the test image the page opens with (default 0)
 //   ?embed                     compact layout for an <iframe> (see www/embed.js)
+//   #scene=…                   a shared scene (www/scene.js): model, drawing, mask and settings;
+//                              it takes precedence over ?model and ?image
 //   ?bench[&batches=1,16&maxPixels=N&naivePixels=N&repeats=N]   run the browser benchmark
 
 import { Editor, TOOLS } from './editor.js';
 import { Engine } from './engine.js';
+import { Drawing } from './drawing.js';
+import { listenForImages } from './image-drop.js';
+import { decodeImageFile, fitImage, ImageInputError } from './image-input.js';
 import { Results } from './results.js';
+import { decodeImage, encodeScene, parseScene, sceneFromHash } from './scene.js';
+import { ariaKeys, keyLabel, shortcutFor } from './shortcuts.js';
 import { drawLegend, formatNats, setSurpriseMax, surpriseMaxFor } from './surprise.js';
 
 const params = new URLSearchParams(location.search);
@@ -68,8 +77,14 @@ const state = {
     drawingTimer: 0,
     scoredRuns: 0, // bumps on every map computed (a hook for tests)
   },
-  // The last finished completion, { pixels [B, C, H, W], label, scores }; null while none.
+  // The last finished completion, { pixels [B, C, H, W], label, scores, order, kind, opts };
+  // null while none.
   finished: null,
+  // The drawing a completion's alternatives belong to ({ pixels, known }), while they do.
+  resultsInput: null,
+  shown: 0, // the alternative the drawing shows in its hidden pixels
+  drawing: null, // the drawing's history, class and brought image (www/drawing.js)
+  scene: null, // a shared scene (parsed), applied once its model is loaded
 };
 
 let runCounter = 0;
@@ -151,16 +166,26 @@ async function main() {
   }
   const preference = params.get('backend') ?? 'auto';
   $('status').textContent = 'Starting the engine…';
-  state.engine = await Engine.create(preference, { countDispatches: params.has('bench') });
+  const cpuWorkers = params.has('workers') ? Number(params.get('workers')) : undefined;
+  state.engine = await Engine.create(preference, { countDispatches: params.has('bench'), cpuWorkers });
   state.engine.addEventListener('change', describeBackends);
   describeBackends();
 
-  const key = params.get('model') ?? 'mnist';
+  state.scene = readScene(location.hash);
+  let key = state.scene?.model ?? params.get('model') ?? 'mnist';
   const picker = $('model');
-  if (!MODELS[key]) picker.add(new Option(`Other: ${key}`, key));
-  picker.value = key;
   picker.addEventListener('change', () => switchModel(picker.value));
-  if (!(await loadModel(modelSource(key)))) return;
+  showModelKey(key);
+  if (!(await loadModel(modelSource(key)))) {
+    if (!state.scene || key === 'mnist') return;
+    // A link to a model that does not load still opens the page, on the default model.
+    sceneNotice(`its model "${key}" could not be loaded`);
+    state.scene = null;
+    key = 'mnist';
+    showModelKey(key);
+    if (!(await loadModel(modelSource(key)))) return;
+  }
+  addEventListener('hashchange', openLinkedScene);
 
   if (params.has('bench')) return runBench();
   setState('ready');
@@ -184,12 +209,20 @@ function reportHeight() {
   post();
 }
 
+/** Shows `key` in the model picker, adding an entry for a manifest URL. */
+function showModelKey(key) {
+  const picker = $('model');
+  if (![...picker.options].some((o) => o.value === key)) picker.add(new Option(`Other: ${key}`, key));
+  picker.value = key;
+}
+
 /** Switches to another model from the picker, and remembers it in the URL. */
 async function switchModel(key) {
   const previous = state.source?.key;
   if (state.running) stop();
   const url = new URL(location.href);
   url.searchParams.set('model', key);
+  url.hash = ''; // a scene of the link belongs to the model it was opened with
   history.replaceState(null, '', url);
   if (await loadModel(modelSource(key))) {
     setState('ready');
@@ -248,6 +281,7 @@ async function loadModel(source) {
     state.editor.setShape(state.info);
   } else {
     state.editor = new Editor($('draw'), state.info);
+    state.drawing = new Drawing(state.editor, $('label'));
     wireControls();
   }
   // A map of the old model's images means nothing for the new one's.
@@ -256,6 +290,7 @@ async function loadModel(source) {
     setSurpriseMap(false);
   }
   state.finished = null;
+  state.resultsInput = null;
   state.lastFrame = null;
   state.results.container.replaceChildren();
   $('results-note').hidden = true;
@@ -275,17 +310,36 @@ async function loadModel(source) {
   $('status').textContent = 'Draw, hide part of it, then Complete.';
   await loadDigits(source.images, digits);
   if (load !== state.loads) return true;
-  if (state.digits) {
+  openDrawing(source.key);
+  return true;
+}
+
+/**
+ * The drawing a model opens with: the shared scene of the link, else the model's drawing from
+ * before (switching back to a model keeps its drawing and history), else the first impression.
+ */
+function openDrawing(key) {
+  const scene = state.scene;
+  state.scene = null;
+  if (scene && applyScene(scene)) return;
+  const kept = state.drawing.useModel(key);
+  if (kept) {
+    state.drawing.restore(kept);
+  } else if (state.digits) {
     // The first impression: a held-out image with its lower part hidden, ready to complete.
     state.digitIndex = Math.max(0, Math.floor(Number(params.get('image')) || 0));
-    nextDigit();
-    state.editor.hideRows(Math.round(state.info.height * FIRST_HIDDEN_FROM));
-    showHint(`A held-out test ${colour ? 'emoji' : 'digit'} with its lower part hidden: press Complete to see the model fill it in. ` +
-      'Then try your own: draw, hide any part with the ▨ Hide brush, and Complete again.');
+    const image = nextTestImage();
+    state.drawing.change((editor) => {
+      editor.load(image.pixels);
+      editor.hideRows(Math.round(state.info.height * FIRST_HIDDEN_FROM));
+    }, { label: image.label, fromImage: true });
+    const what = state.info.channels > 1 ? 'emoji' : 'digit';
+    showHint(`A held-out test ${what} with its lower part hidden: press Complete to see the model fill it in. ` +
+      'Then try your own: draw (or drop an image), hide any part with the ▨ Hide brush, and Complete again.');
   } else {
-    showHint('Draw something, hide part of it with the ▨ Hide brush, then press Complete.');
+    state.drawing.record();
+    showHint('Draw something (or drop an image), hide part of it with the ▨ Hide brush, then press Complete.');
   }
-  return true;
 }
 
 function showHint(text) {
@@ -336,9 +390,45 @@ function wireControls() {
   }
   $('brush').addEventListener('change', () => { editor.brush = Number($('brush').value); });
   editor.brush = Number($('brush').value);
-  $('clear').addEventListener('click', () => editor.clear());
-  $('hide-bottom').addEventListener('click', () => editor.hideRows(Math.floor(editor.height / 2)));
-  $('test-digit').addEventListener('click', nextDigit);
+  $('clear').addEventListener('click', () => state.drawing.change((e) => e.clear(), { label: '' }));
+  $('hide-bottom').addEventListener('click', () => state.drawing.change((e) => e.hideRows(Math.floor(e.height / 2))));
+  $('test-digit').addEventListener('click', () => {
+    const image = nextTestImage();
+    state.drawing.change((e) => e.load(image.pixels), { label: image.label, fromImage: true });
+  });
+  $('undo').addEventListener('click', undo);
+  $('redo').addEventListener('click', redo);
+  state.drawing.onchange = (kind) => {
+    updateUndo();
+    // Back at the drawing the alternatives were made for, the drawing shows them again.
+    if (kind === 'restore' && state.finished) showOnDrawing(state.shown);
+  };
+  state.drawing.onbrought = (movable) => {
+    // A binarized model's ink is a threshold the visitor can move while the image is fresh.
+    $('threshold-row').hidden = !(movable && state.info.channels === 1 && state.info.levels === 2);
+  };
+  $('copy-link').addEventListener('click', copyLink);
+  $('open-image').addEventListener('click', () => $('image-file').click());
+  listenForImages({
+    zone: $('canvas-area'),
+    picker: $('image-file'),
+    onfile: bringImage,
+    onhover: (over) => { $('drop-hint').hidden = !over; },
+  });
+  $('threshold').addEventListener('input', () => {
+    showThreshold();
+    state.drawing.refit(false);
+  });
+  $('threshold').addEventListener('change', () => state.drawing.refit(true));
+  $('preview').addEventListener('change', () => showOnDrawing(state.shown));
+  state.results.onuse = useAlternative;
+  $('results').addEventListener('click', (ev) => {
+    const canvas = ev.target.closest?.('.alt canvas');
+    if (!canvas) return;
+    $('preview').checked = true;
+    showOnDrawing([...$('results').querySelectorAll('.alt canvas')].indexOf(canvas));
+  });
+  wireKeyboard();
   $('seed').addEventListener('change', () => { $('seed').value = String(seedValue()); });
   for (const id of ['temperature', 'alternatives', 'candidates']) {
     const input = $(id);
@@ -354,7 +444,10 @@ function wireControls() {
     show();
   }
   editor.onchange = drawingChanged;
-  $('label').addEventListener('change', drawingChanged);
+  $('label').addEventListener('change', () => {
+    state.drawing.labelPicked();
+    drawingChanged();
+  });
   drawLegend($('legend-scale'));
   $('surprise').checked = false;
   $('surprise').addEventListener('change', () => setSurpriseMap($('surprise').checked));
@@ -426,13 +519,14 @@ async function loadDigits(url, fetching) {
   }
 }
 
-function nextDigit() {
-  if (!state.digits) return;
+/** The next held-out test image: its pixels (level indices) and its class ('' for none). */
+function nextTestImage() {
   const digit = state.digits[state.digitIndex++ % state.digits.length];
   const top = state.info.levels - 1;
   // Grey test files store ink as 0/1 whatever the levels; colour ones store the levels.
-  state.editor.load(state.info.channels === 1 ? digit.pixels.map((v) => (v ? top : 0)) : digit.pixels);
-  if (state.info.classes > 0 && Number.isInteger(digit.label)) $('label').value = String(digit.label);
+  const pixels = state.info.channels === 1 ? digit.pixels.map((v) => (v ? top : 0)) : digit.pixels;
+  const label = state.info.classes > 0 && Number.isInteger(digit.label) ? String(digit.label) : '';
+  return { pixels, label };
 }
 
 function setBusy(busy) {
@@ -440,6 +534,7 @@ function setBusy(busy) {
   $('sample').disabled = busy;
   $('stop').disabled = !busy;
   state.editor.disabled = busy;
+  updateUndo();
 }
 
 /** start() options; a completion also draws `candidates` and keeps the best-fitting. */
@@ -478,6 +573,8 @@ async function run(kind) {
   setBusy(true);
   setState('running');
   state.finished = null;
+  state.resultsInput = kind === 'complete' ? { pixels, known } : null;
+  state.shown = 0;
   state.surprise.alternatives = null;
   $('alt-readout').hidden = true;
   $('results-note').hidden = true;
@@ -490,8 +587,8 @@ async function run(kind) {
     // The engine ranks candidates only when known pixels follow the hole in the order it
     // generates in; it scores them as it draws them.
     const { ranked, candidates: pool, poolUnits: poolTotal } = plan;
-    state.results.reset(opts.alternatives, info, known);
-    const on = backendLabel(plan.backend);
+    state.results.reset(opts.alternatives, info, known, plan.generated);
+    const on = backendLabel(plan.backend) + (plan.workers > 1 ? ` × ${plan.workers} workers` : '');
     const t0 = performance.now();
     let done = 0;
     // Pixels per step, sized so that one step (engine work + its readback, in the worker) takes
@@ -526,6 +623,7 @@ async function run(kind) {
       const scores = finished && ranked ? Array.from(frame.scores ?? []) : null;
       state.lastFrame = { done, total, batch: frame.batch, pixels: data, scores };
       state.results.show(frame, data);
+      showOnDrawing(state.shown);
       $('progress').value = done / total;
       const seconds = (performance.now() - t0) / 1000;
       const direction = plan.orderIndex === 0 ? '' : `, ${plan.order}`;
@@ -571,12 +669,219 @@ function finish({ kind, opts, plan, data, scores, seconds, on }) {
       $('results-note').hidden = false;
     }
   }
-  state.finished = { pixels: data, label: opts.label, scores, order: plan.orderIndex };
+  state.finished = { pixels: data, label: opts.label, scores, order: plan.orderIndex, kind, opts };
   // The next run draws new alternatives unless the seed is locked.
   if (!$('seed-lock').checked) $('seed').value = String((opts.seed + 1) % 2 ** 32);
   state.finishedRuns++;
   setState('done');
   if (state.surprise.on) scoreAlternatives();
+}
+
+// ---------------------------------------------------------------- the drawing's history
+
+function undo() {
+  if (!state.running) state.drawing.undo();
+}
+
+function redo() {
+  if (!state.running) state.drawing.redo();
+}
+
+function updateUndo() {
+  const history = state.drawing?.history;
+  $('undo').disabled = Boolean(state.running) || !history?.canUndo;
+  $('redo').disabled = Boolean(state.running) || !history?.canRedo;
+}
+
+/** "Use this": alternative b becomes the drawing, every pixel known. */
+function useAlternative(b) {
+  const pixels = state.results.items[b]?.pixels;
+  if (!pixels || state.running) return;
+  state.drawing.change((editor) => editor.load(pixels));
+  $('status').textContent = `Alternative ${b + 1} is the drawing now: hide a part of it and Complete again to refine it.`;
+}
+
+/**
+ * Shows alternative b in the drawing's hidden pixels (while "Show on drawing" is on and the
+ * drawing is still the one the alternatives were made for).
+ */
+function showOnDrawing(b) {
+  const { editor, results } = state;
+  state.shown = b;
+  const pixels = results.items[b]?.pixels;
+  const on = $('preview').checked && pixels && alternativesFitDrawing();
+  editor.setPreview(on ? { pixels, pending: (i) => results.isPending(i) } : null);
+  results.markShown(on ? b : -1);
+}
+
+/** Whether the alternatives on screen were made for the drawing as it is now. */
+function alternativesFitDrawing() {
+  const input = state.resultsInput;
+  const { editor } = state;
+  return Boolean(input) && sameValues(input.pixels, editor.pixels) && sameValues(input.known, editor.known);
+}
+
+function sameValues(a, b) {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+// ---------------------------------------------------------------- bringing an image
+
+/** A dropped, pasted or chosen file becomes the drawing, fitted to the model; bad files say why. */
+async function bringImage(file) {
+  if (state.running) stop();
+  let image;
+  try {
+    image = await decodeImageFile(file);
+  } catch (err) {
+    const sentence = err instanceof ImageInputError ? err.message : 'That file could not be read as an image.';
+    notice(`${sentence} The drawing is unchanged.`, err instanceof ImageInputError ? null : String(err));
+    return;
+  }
+  notice(null);
+  // Each image starts at the middle threshold.
+  $('threshold').value = '0.5';
+  showThreshold();
+  state.drawing.bring(() => fitImage(image, state.info, Number($('threshold').value)));
+  $('status').textContent = `${file.name || 'The image'} is the drawing now: hide a part of it, then Complete.`;
+}
+
+function showThreshold() {
+  $('threshold-value').textContent = `${Math.round(Number($('threshold').value) * 100)} %`;
+}
+
+// ---------------------------------------------------------------- sharing a scene
+
+/** The scene of the current drawing and settings; its seed is the one of the alternatives shown. */
+function currentScene() {
+  const { editor, finished } = state;
+  const opts = options('complete');
+  const showing = finished?.kind === 'complete' && alternativesFitDrawing()
+    && ['label', 'temperature', 'alternatives', 'candidates'].every((k) => finished.opts[k] === opts[k]);
+  return { model: state.source.key, ...opts, seed: showing ? finished.opts.seed : opts.seed, pixels: editor.pixels, known: editor.known };
+}
+
+/** The address that opens this scene: the page without its per-visit parameters. */
+function sceneUrl() {
+  const url = new URL(location.href);
+  for (const key of [...url.searchParams.keys()]) if (key !== 'digits') url.searchParams.delete(key);
+  url.hash = `scene=${encodeScene(currentScene(), state.info)}`;
+  return url.href;
+}
+
+async function copyLink() {
+  const url = sceneUrl();
+  if (!params.has('embed')) history.replaceState(null, '', url);
+  const box = $('share-link');
+  try {
+    await navigator.clipboard.writeText(url);
+    box.hidden = true;
+    $('status').textContent = 'Link copied: it opens this drawing with these settings, and Complete there gives these alternatives.';
+  } catch {
+    // No clipboard (an iframe without permission, an insecure page): the link to copy by hand.
+    box.value = url;
+    box.hidden = false;
+    box.select();
+    $('status').textContent = 'Copy the link above: it opens this drawing with these settings.';
+  }
+}
+
+/** The scene in a location hash, or null; a malformed one is a notice, and the default view. */
+function readScene(hash) {
+  const text = sceneFromHash(hash);
+  if (text === null) return null;
+  try {
+    return parseScene(text);
+  } catch (err) {
+    sceneNotice(err.message);
+    return null;
+  }
+}
+
+function sceneNotice(reason) {
+  notice(`This link's scene could not be opened (${reason}), so the page shows its default view.`);
+}
+
+/** Puts a parsed scene on the page; false (with a notice) when it does not fit the model. */
+function applyScene(scene) {
+  const { info } = state;
+  let drawing;
+  try {
+    if (scene.label !== null && scene.label >= info.classes) {
+      throw new Error(info.classes ? `its class ${scene.label} is not one of the model's 0–${info.classes - 1}` : 'it has a class, the model none');
+    }
+    drawing = decodeImage(scene.image, info, state.editor.paper);
+  } catch (err) {
+    sceneNotice(err.message);
+    return false;
+  }
+  state.drawing.useModel(state.source.key);
+  $('temperature').value = String(scene.temperature);
+  $('alternatives').value = String(scene.alternatives);
+  $('candidates').value = String(scene.candidates);
+  $('seed').value = String(scene.seed);
+  for (const id of ['temperature', 'alternatives', 'candidates']) $(id).dispatchEvent(new Event('input'));
+  state.drawing.change((editor) => editor.restore(drawing.pixels, drawing.known), { label: scene.label === null ? '' : String(scene.label) });
+  showHint('A shared drawing: press Complete to see what the model makes of it.');
+  return true;
+}
+
+/** A new #scene=… in the address bar of an open page. */
+async function openLinkedScene() {
+  const scene = readScene(location.hash);
+  if (!scene) return;
+  if (state.running) stop();
+  if (scene.model === state.source?.key) {
+    applyScene(scene);
+    return;
+  }
+  state.scene = scene;
+  showModelKey(scene.model);
+  await switchModel(scene.model);
+}
+
+// ---------------------------------------------------------------- keyboard
+
+const MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
+
+/** The shortcuts (www/shortcuts.js), named in the titles of the buttons they press. */
+function wireKeyboard() {
+  const actions = {
+    pen: () => selectTool('pen'),
+    eraser: () => selectTool('eraser'),
+    hide: () => selectTool('hide'),
+    eyedropper: () => { if (state.info.channels > 1) selectTool('eyedropper'); },
+    smallerBrush: () => stepBrush(-1),
+    largerBrush: () => stepBrush(1),
+    complete: () => { if (!$('complete').disabled) run('complete'); },
+    stop: () => { if (state.running) stop(); },
+    undo,
+    redo,
+  };
+  const controls = {
+    pen: '[data-tool=pen]', eraser: '[data-tool=eraser]', hide: '[data-tool=hide]', eyedropper: '[data-tool=eyedropper]',
+    smallerBrush: '#brush', complete: '#complete', stop: '#stop', undo: '#undo', redo: '#redo',
+  };
+  for (const [action, selector] of Object.entries(controls)) {
+    const control = document.querySelector(selector);
+    const keys = action === 'smallerBrush' ? `${keyLabel('smallerBrush')} ${keyLabel('largerBrush')}` : keyLabel(action, MAC);
+    control.title = `${control.title} (${keys})`;
+    control.setAttribute('aria-keyshortcuts', action === 'smallerBrush'
+      ? `${ariaKeys('smallerBrush')} ${ariaKeys('largerBrush')}` : ariaKeys(action, MAC));
+  }
+  document.addEventListener('keydown', (ev) => {
+    const action = shortcutFor(ev);
+    if (!action || !state.editor || (action === 'stop' && !state.running)) return;
+    ev.preventDefault();
+    actions[action]();
+  });
+}
+
+function stepBrush(direction) {
+  const select = $('brush');
+  select.selectedIndex = Math.min(select.options.length - 1, Math.max(0, select.selectedIndex + direction));
+  state.editor.brush = Number(select.value);
+  state.editor.render();
 }
 
 // ---------------------------------------------------------------- surprise map
@@ -768,6 +1073,8 @@ async function runBench() {
 window.pixelcnnApp = {
   state,
   canvas: () => ({ pixels: Array.from(state.editor.pixels), known: Array.from(state.editor.known) }),
+  /** Hides rows from..to-1 as one undoable change, like "Hide bottom half". */
+  hideRows: (from, to) => state.drawing.change((editor) => editor.hideRows(from, to)),
   lastFrame: () => state.lastFrame && { ...state.lastFrame, pixels: Array.from(state.lastFrame.pixels) },
   surprise: () => ({
     drawing: state.surprise.drawing && Array.from(state.surprise.drawing),

@@ -14,3 +14,14 @@ export function pixelRgb(pixels, i, plane, channels, levels) {
   }
   return [0, 1, 2].map((c) => Math.round((255 * pixels[c * plane + i]) / max));
 }
+
+/**
+ * The colour of a generated pixel: grey images give it a blue tint so the model's part stands
+ * out from the input (colour images are left as they are: a tint would change their colours).
+ */
+export function generatedRgb(pixels, i, plane, channels, levels) {
+  const rgb = pixelRgb(pixels, i, plane, channels, levels);
+  if (channels !== 1) return rgb;
+  const [r, g, b] = rgb;
+  return [r * 0.55, g * 0.65 + 20, b * 0.8 + 50].map(Math.round);
+}

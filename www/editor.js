@@ -1,7 +1,8 @@
 // The drawing canvas: a W×H grid of level values plus a "known" mask, edited with pointer
-// events (mouse, touch and pen alike) and drawn zoomed with unknown pixels hatched.
+// events (mouse, touch and pen alike) or the keyboard, and drawn zoomed with unknown pixels
+// hatched, or filled in by a completion's preview.
 
-import { pixelRgb } from './colour.js';
+import { generatedRgb, pixelRgb } from './colour.js';
 import { surpriseColour } from './surprise.js';
 
 export const TOOLS = ['pen', 'eraser', 'hide', 'eyedropper'];
@@ -22,6 +23,15 @@ export class Editor {
     this.onpick = null;
     /** Called after every change of the pixels or the mask. */
     this.onchange = null;
+    /** Called when a stroke (pointer down … up, or a key press) has changed the drawing. */
+    this.onstroke = null;
+    /**
+     * A completion shown in the hidden pixels, { pixels [C, H, W], pending(i) }, or null. It
+     * is not part of the drawing: the first change of the drawing removes it.
+     */
+    this.preview = null;
+    /** The keyboard cursor [x, y], drawn while the canvas has focus. */
+    this.cursor = [0, 0];
     /** Surprise (nats) per pixel laid over the known pixels, or null for the plain view. */
     this.overlay = null;
     this.setShape(shape);
@@ -36,19 +46,19 @@ export class Editor {
     this.channels = channels;
     this.colour = new Array(channels).fill(channels === 1 ? levels - 1 : 0);
     this.pixels = new Uint8Array(channels * width * height);
-    this.pixels.fill(this.#paper());
+    this.pixels.fill(this.paper);
     this.known = new Uint8Array(width * height).fill(1);
     this.hatch = this.#makeHatch();
     this.render();
   }
 
   /** The background level: grey models draw ink (high levels) on paper 0, colour ones on white. */
-  #paper() {
+  get paper() {
     return this.channels === 1 ? 0 : this.levels - 1;
   }
 
   clear() {
-    this.pixels.fill(this.#paper());
+    this.pixels.fill(this.paper);
     this.known.fill(1);
     this.#changed();
   }
@@ -61,6 +71,22 @@ export class Editor {
     this.pixels.set(pixels);
     this.known.fill(1);
     this.#changed();
+  }
+
+  /** Replaces pixels and mask, e.g. with a snapshot taken before. */
+  restore(pixels, known) {
+    if (pixels.length !== this.pixels.length || known.length !== this.known.length) {
+      throw new Error(`expected ${this.pixels.length} pixels and ${this.known.length} mask entries`);
+    }
+    this.pixels.set(pixels);
+    this.known.set(known);
+    this.#changed();
+  }
+
+  /** Shows a completion in the hidden pixels (see `preview`); null shows the plain drawing. */
+  setPreview(preview) {
+    this.preview = preview;
+    this.render();
   }
 
   /** Hides rows fromRow..toRow-1 (by default to the bottom). */
@@ -87,12 +113,14 @@ export class Editor {
   }
 
   #changed() {
+    this.preview = null;
     this.render();
     this.onchange?.();
   }
 
   #listen() {
     let last = null;
+    let painted = false;
     const cell = (ev) => this.cellAt(ev);
     this.canvas.addEventListener('pointerdown', (ev) => {
       if (this.disabled || (ev.pointerType === 'mouse' && ev.button !== 0)) return;
@@ -105,6 +133,7 @@ export class Editor {
         return;
       }
       this.#paint(last[0], last[1]);
+      painted = true;
       this.#changed();
     });
     this.canvas.addEventListener('pointermove', (ev) => {
@@ -119,9 +148,41 @@ export class Editor {
       }
       this.#changed();
     });
-    const end = () => { last = null; };
+    const end = () => {
+      last = null;
+      if (painted) this.onstroke?.();
+      painted = false;
+    };
     this.canvas.addEventListener('pointerup', end);
     this.canvas.addEventListener('pointercancel', end);
+    this.canvas.addEventListener('keydown', (ev) => this.#key(ev));
+    for (const type of ['focus', 'blur']) this.canvas.addEventListener(type, () => this.render());
+  }
+
+  /** Arrow keys move the cursor, Space paints under it, Shift+arrow moves and paints. */
+  #key(ev) {
+    if (this.disabled || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[ev.key];
+    if (!step && ev.key !== ' ') return;
+    ev.preventDefault();
+    if (step) {
+      const [x, y] = this.cursor;
+      this.cursor = [
+        Math.min(this.width - 1, Math.max(0, x + step[0])),
+        Math.min(this.height - 1, Math.max(0, y + step[1])),
+      ];
+    }
+    if (!step || ev.shiftKey) {
+      if (this.tool === 'eyedropper') {
+        this.#pick(...this.cursor);
+      } else {
+        this.#paint(...this.cursor);
+        this.#changed();
+        this.onstroke?.();
+        return;
+      }
+    }
+    this.render();
   }
 
   /** Paints every cell on the segment a→b (Bresenham), so fast moves leave no gaps. */
@@ -161,7 +222,7 @@ export class Editor {
         } else {
           this.known[i] = 1;
           for (let c = 0; c < this.channels; c++) {
-            this.pixels[c * plane + i] = this.tool === 'pen' ? this.colour[c] : this.#paper();
+            this.pixels[c * plane + i] = this.tool === 'pen' ? this.colour[c] : this.paper;
           }
         }
       }
@@ -193,7 +254,10 @@ export class Editor {
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const i = y * width + x;
-        if (!this.known[i]) {
+        if (!this.known[i] && this.preview && !this.preview.pending(i)) {
+          const [r, g, b] = generatedRgb(this.preview.pixels, i, plane, this.channels, this.levels);
+          ctx.fillStyle = `rgb(${r},${g},${b})`;
+        } else if (!this.known[i]) {
           ctx.fillStyle = this.hatch;
         } else if (this.channels > 1 || this.pixels[i]) {
           const [r, g, b] = pixelRgb(this.pixels, i, plane, this.channels, this.levels);
@@ -221,5 +285,13 @@ export class Editor {
     for (let x = 1; x < width; x++) { ctx.moveTo(Math.round(x * cw) + 0.5, 0); ctx.lineTo(Math.round(x * cw) + 0.5, this.canvas.height); }
     for (let y = 1; y < height; y++) { ctx.moveTo(0, Math.round(y * ch) + 0.5); ctx.lineTo(this.canvas.width, Math.round(y * ch) + 0.5); }
     ctx.stroke();
+    if (document.activeElement === this.canvas) {
+      // The keyboard cursor: the brush's square, as #paint covers it.
+      const r0 = Math.floor((this.brush - 1) / 2);
+      const [x, y] = this.cursor;
+      ctx.strokeStyle = '#2457c5';
+      ctx.lineWidth = 3;
+      ctx.strokeRect((x - r0) * cw + 1.5, (y - r0) * ch + 1.5, this.brush * cw - 3, this.brush * ch - 3);
+    }
   }
 }

@@ -7,14 +7,15 @@
 // its styles stay isolated from the host page). The app posts its content height to this page
 // and the iframe takes that height, so nothing is clipped and no inner scroll bar appears.
 // Attributes: `model` (mnist, emoji or a manifest URL), `alternatives` (1–16), `image` (which
-// held-out test image to start from), `backend` (auto|webgpu|cpu), `height` (CSS length used
-// until the app reports its own, default 760px).
+// held-out test image to start from), `scene` (a shared scene: what the page's "Copy link"
+// puts after #scene=; it sets the model, the drawing and the settings), `backend`
+// (auto|webgpu|cpu), `height` (CSS length used until the app reports its own, default 760px).
 
 const APP = new URL('../index.html', import.meta.url);
 const PARAMS = ['backend', 'model', 'alternatives', 'image'];
 
 class PixelCnnDemo extends HTMLElement {
-  static observedAttributes = ['height', ...PARAMS];
+  static observedAttributes = ['height', 'scene', ...PARAMS];
 
   constructor() {
     super();
@@ -47,6 +48,8 @@ class PixelCnnDemo extends HTMLElement {
       const value = this.getAttribute(key);
       if (value) url.searchParams.set(key, value);
     }
+    const scene = this.getAttribute('scene');
+    if (scene) url.hash = `scene=${scene.trim()}`;
     const frame = document.createElement('iframe');
     frame.src = url.href;
     frame.title = 'PixelCNN image completion';

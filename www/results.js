@@ -5,7 +5,7 @@
 // allocation and no canvas-to-canvas copy per frame, which without a hardware GPU would cost
 // more than the model's own step.
 
-import { pixelRgb } from './colour.js';
+import { generatedRgb, pixelRgb } from './colour.js';
 import { blendSurprise } from './surprise.js';
 
 export class Results {
@@ -13,19 +13,31 @@ export class Results {
   constructor(container) {
     this.container = container;
     this.items = [];
+    /** Called with an alternative's index when its "Use this" is pressed. */
+    this.onuse = null;
+  }
+
+  /** Whether pixel i is still to be generated in the frame shown last. */
+  isPending(i) {
+    return !this.known[i] && this.rank[i] >= this.done;
+  }
+
+  /** Marks alternative b as the one shown on the drawing (-1: none). */
+  markShown(b) {
+    this.items.forEach((item, k) => item.canvas.classList.toggle('shown', k === b));
   }
 
   /**
    * Prepares `count` empty thumbnails for a completion of the given canvas.
-   * `known` is the mask the completion started from; hidden pixels are generated in raster
-   * order, so the first `done` hidden pixels of a frame are final and the rest still pending.
+   * `known` is the mask the completion started from and `generated` the hidden pixels' indices
+   * in the order the engine generates them (the plan's), so the first `done` of them are final
+   * in a frame and the rest still pending.
    */
-  reset(count, shape, known) {
+  reset(count, shape, known, generated) {
     this.shape = shape;
     this.known = known;
     this.rank = new Int32Array(known.length).fill(-1);
-    let r = 0;
-    known.forEach((k, i) => { if (!k) this.rank[i] = r++; });
+    generated.forEach((i, r) => { this.rank[i] = r; });
     this.container.replaceChildren();
     this.items = [];
     for (let b = 0; b < count; b++) {
@@ -38,21 +50,29 @@ export class Results {
       const caption = document.createElement('figcaption');
       const download = document.createElement('button');
       download.type = 'button';
+      download.className = 'download';
       download.textContent = 'PNG';
       download.title = `Download alternative ${b + 1} as a PNG`;
       download.disabled = true;
       download.addEventListener('click', () => this.download(b));
+      const use = document.createElement('button');
+      use.type = 'button';
+      use.className = 'use';
+      use.textContent = 'Use this';
+      use.title = `Make alternative ${b + 1} the drawing (every pixel known), to refine it`;
+      use.disabled = true;
+      use.addEventListener('click', () => this.onuse?.(b));
       const score = document.createElement('span');
       score.className = 'score';
       score.hidden = true;
-      caption.append(`#${b + 1} `, download, score);
+      caption.append(`#${b + 1} `, use, ' ', download, score);
       figure.append(canvas, caption);
       this.container.append(figure);
       // willReadFrequently: a CPU-backed canvas. A GPU-accelerated one makes every
       // putImageData an upload and a sync, which a software GPU makes slower than the model.
       const ctx = canvas.getContext('2d', { willReadFrequently: true });
       this.items.push({
-        canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, score,
+        canvas, ctx, image: ctx.createImageData(shape.width, shape.height), download, use, score,
         pixels: null, surprise: null,
       });
     }
@@ -70,7 +90,7 @@ export class Results {
       const base = b * channels * plane;
       item.pixels = pixels.subarray(base, base + channels * plane);
       this.paint(item);
-      item.download.disabled = !finished;
+      item.download.disabled = item.use.disabled = !finished;
     });
   }
 
@@ -106,21 +126,14 @@ export class Results {
     const { width, channels, levels } = this.shape;
     const plane = width * this.shape.height;
     const data = item.image.data;
-    const done = this.done;
     for (let i = 0; i < plane; i++) {
       let r, g, bl;
-      const pending = !this.known[i] && this.rank[i] >= done;
-      if (pending) {
+      if (this.isPending(i)) {
         r = (i % width + Math.floor(i / width)) % 2 ? 226 : 240;
         g = r === 226 ? 231 : 243;
         bl = r === 226 ? 240 : 248;
       } else {
-        [r, g, bl] = pixelRgb(item.pixels, i, plane, channels, levels);
-        if (!this.known[i] && channels === 1) {
-          // Generated pixels get a blue tint so the model's part stands out from the input
-          // (black and white only: on a colour image a tint would change the colours shown).
-          r *= 0.55; g = g * 0.65 + 20; bl = bl * 0.8 + 50;
-        }
+        [r, g, bl] = (this.known[i] ? pixelRgb : generatedRgb)(item.pixels, i, plane, channels, levels);
         if (item.surprise) [r, g, bl] = blendSurprise([r, g, bl], item.surprise[i]);
       }
       const o = i * 4;

@@ -111,7 +111,7 @@ after(() => server.close());
  * and console errors. `files` maps paths under the server root to responses for this page;
  * `initScripts` run in the page before its own scripts.
  */
-async function open(t, browser, query, { viewport = { width: 1100, height: 1000 }, files = {}, initScripts = [], ...contextOptions } = {}) {
+async function open(t, browser, query, { viewport = { width: 1100, height: 1000 }, files = {}, initScripts = [], hash = '', ...contextOptions } = {}) {
   const context = await browser.newContext({ viewport, ...contextOptions });
   t.after(() => context.close());
   const page = await context.newPage();
@@ -127,7 +127,7 @@ async function open(t, browser, query, { viewport = { width: 1100, height: 1000 
     await context.route(new URL(path, server.url).href, (route) => route.fulfill(response));
   }
   for (const script of initScripts) await page.addInitScript(script);
-  await page.goto(`${server.url}index.html?${new URLSearchParams(query)}`);
+  await page.goto(`${server.url}index.html?${new URLSearchParams(query)}${hash}`);
   return { page, problems, requests };
 }
 
@@ -254,8 +254,9 @@ for (const backend of BACKENDS) {
       }
       const alts = new Set([0, 1, 2, 3].map((b) => frame.pixels.slice(b * 784, (b + 1) * 784).join('')));
       assert.ok(alts.size > 1, 'the 4 alternatives are all identical');
-      // Every thumbnail is finished (no pending hatching) and downloadable.
-      assert.equal(await page.locator('.alt button:not([disabled])').count(), 4);
+      // Every thumbnail is finished (no pending hatching), downloadable and usable.
+      assert.equal(await page.locator('.alt button.download:not([disabled])').count(), 4);
+      assert.equal(await page.locator('.alt button.use:not([disabled])').count(), 4);
       await assertNoErrors(app);
       await page.screenshot({ path: join(OUT, `complete-${backend}.png`), fullPage: true });
     });
@@ -573,6 +574,28 @@ if (BACKENDS.includes('cpu')) {
       await assertNoErrors(app);
     });
 
+    test('a pool shared by two CPU workers gives the alternatives and scores of one worker', async (t) => {
+      const results = [];
+      for (const workers of [1, 2]) {
+        const app = await openReady(t, browser, { backend, workers });
+        const { page } = app;
+        await page.waitForFunction((n) => window.pixelcnnApp.state.engine.poolWorkers >= n, workers, { timeout: LOAD_TIMEOUT });
+        await page.waitForFunction(() => !document.getElementById('test-digit').disabled);
+        await page.click('#test-digit');
+        await page.evaluate(() => window.pixelcnnApp.hideRows(10, 18));
+        await setRange(page, 'alternatives', 3);
+        await setRange(page, 'candidates', 10);
+        await page.fill('#seed', '3');
+        const frame = await complete(page);
+        const status = await page.textContent('#status');
+        assert.match(status, /best-fitting of 10 candidates/);
+        if (workers > 1) assert.match(status, /× 2 workers/);
+        results.push({ pixels: frame.pixels, scores: frame.scores });
+        await assertNoErrors(app);
+      }
+      assert.deepEqual(results[1], results[0]);
+    });
+
     test('the page opens with a half-hidden test digit; Complete fills it, again with new alternatives, locked the same', async (t) => {
       const app = await openReady(t, browser, { backend });
       const { page } = app;
@@ -664,7 +687,7 @@ if (BACKENDS.includes('cpu')) {
       assert.equal(painted.known[12 * 16 + 3], 1);
       assert.equal(painted.known[12 * 16 + 5], 1);
       // PNG export: 8× the model's size.
-      const [download] = await Promise.all([page.waitForEvent('download'), page.click('.alt:nth-child(1) button')]);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('.alt:nth-child(1) button.download')]);
       const path = await download.path();
       assert.deepEqual(pngSize(readFileSync(path)), [128, 128]);
       // The surprise map: one value per pixel, the legend says how the channels combine.
@@ -808,6 +831,305 @@ if (BACKENDS.includes('cpu')) {
       await page.screenshot({ path: join(OUT, 'phone-surprise.png') });
       assert.deepEqual(problems, []);
     });
+  });
+}
+
+// ---------------------------------------------------------------- the drawing tool
+
+/** The drawing's pixels and mask, and the class picked for it. */
+async function drawingState(page) {
+  return page.evaluate(() => ({ ...window.pixelcnnApp.canvas(), label: document.getElementById('label').value }));
+}
+
+/** Drops (or pastes) a file made in the page: a PNG of a grey bar on white, or text. */
+async function dropFile(page, kind, how = 'drop') {
+  const transfer = await page.evaluateHandle(async (what) => {
+    const dt = new DataTransfer();
+    if (what === 'png') {
+      const canvas = new OffscreenCanvas(120, 120);
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#fff';
+      g.fillRect(0, 0, 120, 120);
+      // Grey ink (60 % dark): ink at the default threshold, paper at 90 %.
+      g.fillStyle = '#666';
+      g.fillRect(50, 10, 20, 100);
+      dt.items.add(new File([await canvas.convertToBlob({ type: 'image/png' })], 'one.png', { type: 'image/png' }));
+    } else {
+      dt.items.add(new File(['not an image'], 'notes.txt', { type: 'text/plain' }));
+    }
+    return dt;
+  }, kind);
+  if (how === 'paste') {
+    await page.evaluate((dt) => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true })), transfer);
+  } else {
+    await page.dispatchEvent('#canvas-area', 'dragover', { dataTransfer: transfer });
+    await page.dispatchEvent('#canvas-area', 'drop', { dataTransfer: transfer });
+  }
+}
+
+/** The colour of cell (x, y) on the drawing canvas and on alternative b's thumbnail. */
+async function cellColours(page, x, y, b) {
+  return page.evaluate(([x, y, b]) => {
+    const draw = document.getElementById('draw');
+    const at = (canvas, px, py) => Array.from(canvas.getContext('2d').getImageData(px, py, 1, 1).data.slice(0, 3));
+    const cell = draw.width / 28;
+    const thumb = document.querySelectorAll('.alt canvas')[b];
+    return { drawing: at(draw, Math.floor((x + 0.5) * cell), Math.floor((y + 0.5) * cell)), alternative: at(thumb, x, y) };
+  }, [x, y, b]);
+}
+
+const HATCH_BACKGROUND = [232, 236, 244];
+
+if (BACKENDS.includes('cpu')) {
+  describe('[cpu] the drawing tool', () => {
+    let browser;
+    before(async () => { browser = await launch({ webgpu: false }); });
+    after(() => browser?.close());
+    const backend = 'cpu';
+
+    test('undo and redo every change exactly; the class follows the drawing', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      const digits = await page.evaluate(() => window.pixelcnnApp.state.digits.slice(0, 2).map((d) => String(d.label)));
+      const opened = await drawingState(page);
+      assert.equal(opened.label, digits[0], 'the test image shows its class');
+      assert.ok(await page.$eval('#undo', (b) => b.disabled), 'nothing to undo yet');
+      await drag(page, [[3, 3], [8, 3], [8, 8]]);
+      const drawn = await drawingState(page);
+      assert.notDeepEqual(drawn.pixels, opened.pixels);
+      await page.click('#clear');
+      const cleared = await drawingState(page);
+      assert.equal(cleared.label, '', 'Clear sets the class to any');
+      assert.ok(cleared.pixels.every((v) => v === 0) && cleared.known.every((k) => k === 1));
+      await page.click('#undo');
+      assert.deepEqual(await drawingState(page), drawn, 'undo after Clear restores the drawing and its class');
+      await page.click('#undo');
+      assert.deepEqual(await drawingState(page), opened);
+      assert.ok(await page.$eval('#undo', (b) => b.disabled));
+      await page.keyboard.press('Control+Shift+Z');
+      assert.deepEqual(await drawingState(page), drawn, 'Shift+Ctrl+Z redoes');
+      await page.keyboard.press('Control+Shift+Z');
+      assert.deepEqual(await drawingState(page), cleared);
+      await page.keyboard.press('Control+Z');
+      assert.deepEqual(await drawingState(page), drawn, 'Ctrl+Z undoes');
+      await page.click('#test-digit');
+      assert.equal((await drawingState(page)).label, digits[1], 'the next test image shows its class');
+      await page.click('#hide-bottom');
+      assert.equal((await drawingState(page)).known.filter((k) => !k).length, 14 * 28);
+      await page.click('#undo');
+      await page.click('#undo');
+      assert.deepEqual(await drawingState(page), drawn);
+      // On a cleared canvas the visitor's own drawing gets no class unless one is picked.
+      await page.click('#clear');
+      await drag(page, [[10, 4], [10, 20]]);
+      assert.equal((await drawingState(page)).label, '');
+      await page.selectOption('#label', '4');
+      await drag(page, [[14, 4], [14, 20]]);
+      assert.equal((await drawingState(page)).label, '4', 'a class the visitor picked stays');
+      await page.click('#undo');
+      await page.click('#undo');
+      assert.equal((await drawingState(page)).label, '', 'picking the class is a change undo takes back');
+      await assertNoErrors(app);
+    });
+
+    test('the best alternative fills in on the drawing while it completes; Use this, keyboard, Stop', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      await page.evaluate(() => window.pixelcnnApp.hideRows(8, 16));
+      await setRange(page, 'alternatives', 2);
+      await setRange(page, 'candidates', 12);
+      // Watch the drawing while the completion runs: the preview is on it from the first frames.
+      await page.evaluate(() => {
+        window.previewWhileRunning = 0;
+        window.previewWatch = setInterval(() => {
+          const { state } = window.pixelcnnApp;
+          if (document.getElementById('app').dataset.state === 'running' && state.editor.preview) window.previewWhileRunning++;
+        }, 5);
+      });
+      await page.waitForFunction(() => !document.getElementById('complete').disabled);
+      const before = await page.evaluate(() => window.pixelcnnApp.state.finishedRuns);
+      await page.locator('body').press('Enter'); // Enter completes
+      await page.waitForFunction(() => {
+        const { state } = window.pixelcnnApp;
+        return state.editor.preview && state.lastFrame && state.lastFrame.done * 2 > state.lastFrame.total;
+      }, null, { timeout: COMPLETE_TIMEOUT, polling: 'raf' });
+      await page.screenshot({ path: join(OUT, 'mid-completion-cpu.png') });
+      await page.waitForFunction((n) => window.pixelcnnApp.state.finishedRuns > n, before, { timeout: COMPLETE_TIMEOUT });
+      assert.ok(await page.evaluate(() => window.previewWhileRunning) > 0, 'the drawing showed the completion while it ran');
+      const frame = await page.evaluate(() => window.pixelcnnApp.lastFrame());
+      const canvas = await page.evaluate(() => window.pixelcnnApp.canvas());
+      // A hidden cell shows what the best alternative (#1) generated there, as its thumbnail does.
+      const hidden = 12 * 28 + 14;
+      assert.equal(canvas.known[hidden], 0);
+      const shown = await cellColours(page, 14, 12, 0);
+      assert.deepEqual(shown.drawing, shown.alternative);
+      assert.notDeepEqual(shown.drawing, HATCH_BACKGROUND);
+      // A click on alternative #2 shows that one; the toggle returns to the plain drawing.
+      await page.click('.alt:nth-child(2) canvas');
+      assert.ok(await page.$eval('.alt:nth-child(2) canvas', (c) => c.classList.contains('shown')));
+      const second = await cellColours(page, 14, 12, 1);
+      assert.deepEqual(second.drawing, second.alternative);
+      await page.uncheck('#preview');
+      assert.equal(await page.evaluate(() => window.pixelcnnApp.state.editor.preview), null);
+      await page.check('#preview');
+      // Use this: alternative #2 becomes the drawing, every pixel known; undo takes it back.
+      await page.click('.alt:nth-child(2) button.use');
+      const used = await page.evaluate(() => window.pixelcnnApp.canvas());
+      assert.deepEqual(used.pixels, frame.pixels.slice(784, 2 * 784));
+      assert.ok(used.known.every((k) => k === 1));
+      await page.click('#undo');
+      assert.deepEqual(await page.evaluate(() => window.pixelcnnApp.canvas()), canvas);
+      assert.ok(await page.evaluate(() => window.pixelcnnApp.state.editor.preview), 'undone back to the input, it shows the alternative again');
+      // The first stroke returns to the plain drawing.
+      await drag(page, [[2, 2], [4, 2]]);
+      assert.equal(await page.evaluate(() => window.pixelcnnApp.state.editor.preview), null);
+      // Keys: tools and brush, with the keys in the titles; the canvas paints from the keyboard.
+      await page.locator('body').press('h');
+      assert.equal(await page.getAttribute('[data-tool=hide]', 'aria-pressed'), 'true');
+      assert.match(await page.getAttribute('[data-tool=hide]', 'title'), /\(H\)$/);
+      assert.match(await page.getAttribute('#undo', 'title'), /\(Ctrl\+Z\)$/);
+      assert.equal(await page.getAttribute('#complete', 'aria-keyshortcuts'), 'Enter');
+      const brush = Number(await page.inputValue('#brush'));
+      await page.locator('body').press(']');
+      assert.ok(Number(await page.inputValue('#brush')) > brush);
+      await page.locator('body').press('p');
+      await page.locator('body').press('[');
+      await page.locator('body').press('[');
+      await page.locator('body').press('[');
+      assert.equal(await page.inputValue('#brush'), '1');
+      await page.focus('#draw');
+      for (const key of ['ArrowRight', 'ArrowRight', 'ArrowDown', ' ']) await page.keyboard.press(key);
+      const keyed = await page.evaluate(() => window.pixelcnnApp.canvas());
+      assert.equal(keyed.pixels[1 * 28 + 2], 1, 'Space inks the cell under the cursor');
+      // Esc stops a completion.
+      await page.locator('body').press('Enter');
+      await page.waitForFunction(() => document.getElementById('app').dataset.state === 'running');
+      await page.keyboard.press('Escape');
+      await page.waitForFunction(() => document.getElementById('app').dataset.state === 'ready');
+      assert.equal(await page.textContent('#status'), 'Stopped.');
+      await assertNoErrors(app);
+    });
+
+    test('bring an image: a dropped PNG becomes the drawing at a threshold one can move; a text file is a notice', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      const opened = await drawingState(page);
+      await dropFile(page, 'png');
+      await page.waitForFunction(() => !document.getElementById('threshold-row').hidden);
+      const dropped = await drawingState(page);
+      assert.ok(dropped.known.every((k) => k === 1), 'every pixel of a brought image is known');
+      assert.equal(dropped.label, '', 'a brought image has no class');
+      const inkRows = [...Array(28).keys()].filter((y) => dropped.pixels.slice(y * 28, y * 28 + 28).some(Boolean));
+      assert.deepEqual([inkRows[0], inkRows.length], [4, 20], 'the bar fills the middle 20 rows, as MNIST digits do');
+      const ink = (d) => d.pixels.reduce((a, b) => a + b, 0);
+      await page.$eval('#threshold', (el) => {
+        el.value = '0.9';
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+        el.dispatchEvent(new Event('change', { bubbles: true }));
+      });
+      const strict = await drawingState(page);
+      assert.ok(ink(strict) < ink(dropped), `threshold 0.9: ${ink(strict)} ink pixels, 0.5: ${ink(dropped)}`);
+      assert.match(await page.textContent('#threshold-value'), /90 %/);
+      await page.click('#undo');
+      assert.deepEqual(await drawingState(page), dropped);
+      await page.click('#undo');
+      assert.deepEqual(await drawingState(page), opened, 'undo takes the brought image back');
+      await dropFile(page, 'png', 'paste');
+      await page.waitForFunction(() => !document.getElementById('threshold-row').hidden);
+      assert.deepEqual((await drawingState(page)).pixels, dropped.pixels, 'a pasted image is brought the same way');
+      const before = await drawingState(page);
+      await dropFile(page, 'text');
+      await page.waitForFunction(() => !document.getElementById('notice').hidden);
+      assert.match(await page.textContent('#notice'), /not an image .*unchanged/);
+      assert.deepEqual(await drawingState(page), before);
+      assert.equal(await page.$eval('#app', (e) => e.dataset.state), 'ready');
+      await assertNoErrors(app);
+    });
+
+    test('a shared link reopens the scene and its alternatives; a malformed one is a notice; <pixelcnn-demo scene>', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const { page } = app;
+      await page.click('#test-digit');
+      await page.evaluate(() => window.pixelcnnApp.state.editor.hideRows(10, 18));
+      await setRange(page, 'temperature', 0.8);
+      await setRange(page, 'alternatives', 2);
+      await setRange(page, 'candidates', 6);
+      await page.fill('#seed', '5');
+      const scene = await drawingState(page);
+      const first = await complete(page);
+      await page.click('#copy-link');
+      const link = page.url();
+      assert.match(link, /#scene=1\.mnist\.\d\.80\.2\.6\.5\.[A-Za-z0-9_-]+$/, link);
+      assert.ok(link.length < 400, `${link.length} characters`);
+      assert.doesNotMatch(link, /backend=/, 'the link leaves the backend to whoever opens it');
+      // A fresh context: the same drawing, class and settings, and Complete gives the same pixels.
+      const context = await browser.newContext({ viewport: { width: 1100, height: 1000 } });
+      t.after(() => context.close());
+      const reopened = await context.newPage();
+      if (MODEL_DIR) await useModelDir(reopened, server.url, MODEL_DIR);
+      await reopened.goto(link);
+      assert.equal(await waitForState(reopened, ['ready', 'error'], LOAD_TIMEOUT), 'ready');
+      const shared = await drawingState(reopened);
+      assert.deepEqual(shared.known, scene.known);
+      assert.deepEqual(shared.pixels.filter((_, i) => scene.known[i]), scene.pixels.filter((_, i) => scene.known[i]));
+      assert.equal(shared.label, scene.label);
+      assert.equal(await reopened.inputValue('#seed'), '5');
+      assert.equal(await reopened.inputValue('#candidates'), '6');
+      assert.equal(await reopened.inputValue('#temperature'), '0.8');
+      const again = await complete(reopened);
+      assert.deepEqual(again.pixels, first.pixels, 'the shared scene gives the same alternatives');
+      // A malformed scene: a notice, and the default view, ready to complete.
+      const broken = await openReady(t, browser, { backend }, { hash: '#scene=1.mnist.3.100.4.28.1.%%%' });
+      assert.match(await broken.page.textContent('#notice'), /could not be opened/);
+      const view = await drawingState(broken.page);
+      assert.ok(view.known.includes(0) && view.known[0] === 1, 'the default half-hidden test image');
+      await assertNoErrors(broken);
+      // An author's embed with that scene opens it.
+      const host = await browser.newContext({ viewport: { width: 720, height: 900 } });
+      t.after(() => host.close());
+      const post = await host.newPage();
+      if (MODEL_DIR) await useModelDir(post, server.url, MODEL_DIR);
+      const value = new URL(link).hash.replace(/^#scene=/, '');
+      const html = `<!doctype html><html><head><script type="module" src="/www/embed.js"></script></head>
+        <body><h1>My occlusion</h1><pixelcnn-demo backend="cpu" scene="${value}"></pixelcnn-demo></body></html>`;
+      await post.route(new URL('__host/scene.html', server.url).href, (route) => route.fulfill({ body: html, contentType: 'text/html' }));
+      await post.goto(new URL('__host/scene.html', server.url).href);
+      const frame = await (await post.waitForSelector('pixelcnn-demo iframe')).contentFrame();
+      assert.equal(await waitForState(frame, ['ready', 'error'], LOAD_TIMEOUT), 'ready');
+      assert.deepEqual((await drawingState(frame)).known, scene.known);
+      await post.screenshot({ path: join(OUT, 'embed-scene-cpu.png'), fullPage: true });
+      await assertNoErrors(app);
+    });
+
+    for (const [width, height] of [[360, 740], [390, 844]]) {
+      test(`[phone] ${width}×${height}: Complete and the filling-in drawing on the first screen`, async (t) => {
+        const app = await openReady(t, browser, { backend }, {
+          viewport: { width, height }, hasTouch: true, isMobile: true, deviceScaleFactor: 2,
+        });
+        const { page } = app;
+        const inView = async (selector) => {
+          const box = await page.locator(selector).boundingBox();
+          return box.y >= 0 && box.y + box.height <= height + 0.5 && box.x >= 0 && box.x + box.width <= width + 0.5;
+        };
+        assert.ok(await inView('#complete'), 'Complete is on the first screen');
+        assert.ok(await inView('#draw'), 'the drawing is on the first screen');
+        const draw = await page.locator('#draw').boundingBox();
+        const bar = await page.locator('.actions').boundingBox();
+        assert.ok(draw.y + draw.height <= bar.y + 1, 'the action bar does not cover the drawing');
+        await setRange(page, 'alternatives', 2);
+        await setRange(page, 'candidates', 2);
+        await page.tap('#complete');
+        await page.waitForFunction(() => window.pixelcnnApp.state.finishedRuns > 0, null, { timeout: COMPLETE_TIMEOUT });
+        assert.ok(await page.evaluate(() => window.pixelcnnApp.state.editor.preview), 'the drawing shows the result');
+        assert.ok(await inView('#draw'), 'without scrolling');
+        await page.screenshot({ path: join(OUT, `phone-${width}-cpu.png`) });
+        // Scrolled down to the alternatives, the actions stay at the bottom of the screen.
+        await page.locator('.alternatives').scrollIntoViewIfNeeded();
+        await page.evaluate(() => window.scrollBy(0, 300));
+        assert.ok(await inView('#undo'), 'Undo stays within reach');
+        await assertNoErrors(app);
+      });
+    }
   });
 }
 

@@ -7,8 +7,10 @@
 //             "cpu" forces the flex CPU backend with ?backend=cpu.
 // --model-dir serve this directory's model (mnist.json + weights) instead of the one in dist/
 //             (for untrained fixtures when no trained weights exist yet).
-// --screenshot  also copy the middle-band completion screenshot to docs/screenshot.png and
-//             the one with its surprise map to docs/surprise-map.png.
+// --screenshot  also copy the middle-band completion screenshot to docs/screenshot.png, the
+//             one with its surprise map to docs/surprise-map.png, and the drawing tool's
+//             (a completion filling in on the drawing, the 390 px phone, a shared scene
+//             embedded) to docs/mid-completion.png, docs/phone.png and docs/embed-scene.png.
 //
 // Prints TAP, whose summary has "# pass N" and "# fail N", then one last line
 // "N passed, N failed" (failed counts cancelled tests too, e.g. after a failed browser launch).
@@ -49,7 +51,9 @@ report.pipe(process.stdout);
 await once(report, 'end');
 
 if (args.screenshot) {
-  for (const [name, doc] of [['middle', 'screenshot'], ['surprise-map', 'surprise-map']]) {
+  const shots = [['middle', 'screenshot'], ['surprise-map', 'surprise-map'], ['mid-completion', 'mid-completion'],
+    ['phone-390', 'phone'], ['embed-scene', 'embed-scene']];
+  for (const [name, doc] of shots) {
     // The CPU run first: its scores are the ones the native tests pin.
     const shot = ['cpu', 'webgpu'].map((b) => join(OUT, `${name}-${b}.png`)).find(existsSync);
     if (shot) {
