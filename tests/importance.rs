@@ -65,6 +65,21 @@ fn known_mask() -> Vec<bool> {
     (0..SIDE * SIDE).map(|p| !HIDDEN.contains(&p)).collect()
 }
 
+/// A completion of the test canvas (hidden pixels 1, 3 and 4) at temperature 1.
+fn request(alternatives: usize, candidates: usize, seed: u64) -> ImportanceRequest {
+    ImportanceRequest {
+        levels: KNOWN_LEVELS.to_vec(),
+        known: known_mask(),
+        alternatives,
+        candidates,
+        temperature: 1.0,
+        seed,
+        label: None,
+        order: None,
+        share: None,
+    }
+}
+
 /// Index of the hidden pattern (bit i = value of HIDDEN[i]) in a completed image.
 fn pattern(image: &[f32]) -> usize {
     HIDDEN
@@ -147,22 +162,8 @@ fn importance_resampling_matches_the_exact_posterior_and_raster_does_not() {
     // SIR: one completion per seed, K = 1 from a pool of 64.
     let mut sir_patterns = Vec::with_capacity(draws);
     for seed in 0..draws as u64 {
-        let mut completion = ImportanceCompletion::new(
-            &model,
-            ImportanceRequest {
-                levels: KNOWN_LEVELS.to_vec(),
-                known: known_mask(),
-                alternatives: 1,
-                candidates: 64,
-                temperature: 1.0,
-                seed,
-                label: None,
-                order: None,
-                share: None,
-            },
-            &device,
-        )
-        .expect("request");
+        let mut completion =
+            ImportanceCompletion::new(&model, request(1, 64, seed), &device).expect("request");
         completion.finish_blocking().expect("completes");
         let image = to_vec(completion.canvas());
         for p in (0..SIDE * SIDE).filter(|p| !HIDDEN.contains(p)) {
@@ -188,17 +189,7 @@ fn importance_resampling_matches_the_exact_posterior_and_raster_does_not() {
 fn alternatives_come_best_first_with_their_scores_and_known_pixels_kept() {
     let device = Device::flex();
     let model = informative_model(&device);
-    let request = ImportanceRequest {
-        levels: KNOWN_LEVELS.to_vec(),
-        known: known_mask(),
-        alternatives: 4,
-        candidates: 16,
-        temperature: 1.0,
-        seed: 3,
-        label: None,
-        order: None,
-        share: None,
-    };
+    let request = request(4, 16, 3);
     let mut a = ImportanceCompletion::new(&model, request.clone(), &device).expect("request");
     assert_eq!(a.candidates(), 16);
     a.finish_blocking().expect("completes");
@@ -321,23 +312,9 @@ fn bad_options_are_errors() {
     let device = Device::flex();
     let model = informative_model(&device);
     for (alternatives, candidates) in [(0, 8), (1, 0), (1, 65), (65, 65)] {
-        let err = ImportanceCompletion::new(
-            &model,
-            ImportanceRequest {
-                levels: KNOWN_LEVELS.to_vec(),
-                known: known_mask(),
-                alternatives,
-                candidates,
-                temperature: 1.0,
-                seed: 0,
-                label: None,
-                order: None,
-                share: None,
-            },
-            &device,
-        )
-        .err()
-        .expect("rejected");
+        let err = ImportanceCompletion::new(&model, request(alternatives, candidates, 0), &device)
+            .err()
+            .expect("rejected");
         assert!(err.to_string().contains("must be in 1..=64"), "{err}");
     }
 }
@@ -346,17 +323,7 @@ fn bad_options_are_errors() {
 fn stepping_one_pixel_at_a_time_gives_the_same_result() {
     let device = Device::flex();
     let model = informative_model(&device);
-    let request = ImportanceRequest {
-        levels: KNOWN_LEVELS.to_vec(),
-        known: known_mask(),
-        alternatives: 3,
-        candidates: 12,
-        temperature: 1.0,
-        seed: 4,
-        label: None,
-        order: None,
-        share: None,
-    };
+    let request = request(3, 12, 4);
     let mut whole = ImportanceCompletion::new(&model, request.clone(), &device).expect("request");
     whole.finish_blocking().expect("completes");
 
@@ -389,17 +356,7 @@ fn stepping_one_pixel_at_a_time_gives_the_same_result() {
 fn a_pool_drawn_in_shares_gives_the_alternatives_of_the_whole_pool() {
     let device = Device::flex();
     let model = informative_model(&device);
-    let request = ImportanceRequest {
-        levels: KNOWN_LEVELS.to_vec(),
-        known: known_mask(),
-        alternatives: 4,
-        candidates: 14,
-        temperature: 1.0,
-        seed: 9,
-        label: None,
-        order: None,
-        share: None,
-    };
+    let request = request(4, 14, 9);
     let mut whole = ImportanceCompletion::new(&model, request.clone(), &device).expect("request");
     assert!(!whole.is_shared());
     whole.finish_blocking().expect("completes");
@@ -432,7 +389,12 @@ fn a_pool_drawn_in_shares_gives_the_alternatives_of_the_whole_pool() {
         for share in &mut shares {
             share.finish();
             let w = share.log_weights().expect("scored");
-            weights.extend(w.into_data().convert::<f32>().to_vec::<f32>().expect("f32"));
+            weights.extend(
+                w.into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .expect("f32"),
+            );
         }
         assert_eq!(weights.len(), 14);
         let mut pixels = vec![f32::NAN; 4 * image];
@@ -458,15 +420,8 @@ fn a_share_outside_the_pool_is_an_error() {
     let model = informative_model(&device);
     for (first, count) in [(0, 0), (10, 7), (16, 1)] {
         let request = ImportanceRequest {
-            levels: KNOWN_LEVELS.to_vec(),
-            known: known_mask(),
-            alternatives: 2,
-            candidates: 16,
-            temperature: 1.0,
-            seed: 0,
-            label: None,
-            order: None,
             share: Some(PoolShare { first, count }),
+            ..request(2, 16, 0)
         };
         let err = ImportanceCompletion::new(&model, request, &device)
             .err()
