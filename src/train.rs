@@ -189,6 +189,23 @@ pub struct CurvePoint {
 }
 
 impl CurvePoint {
+    /// The log line of the checkpoint at `step` of a model with `orders` orders.
+    fn describe(&self, step: usize, orders: usize) -> String {
+        let mut line = format!(
+            "checkpoint at step {step}: epoch {:.3}, train {:.3} nats, validation {:.3} nats",
+            self.epoch, self.train_nll, self.valid_nll
+        );
+        if !self.valid_mixture_nll.is_nan() {
+            line += &format!(
+                ", mixture of {orders} orders {:.3} nats",
+                self.valid_mixture_nll
+            );
+        }
+        line
+    }
+}
+
+impl CurvePoint {
     pub const HEADER: &'static str =
         "images,epoch,learning_rate,train_nll,valid_nll,valid_mixture_nll";
 
@@ -269,15 +286,101 @@ pub fn train(
     let eval_device = device.clone();
     let device = device.clone().autodiff();
     device.seed(options.seed);
-    let mut model = PixelCnn::new(config, &device)?;
+    let len = train_set.len();
+    let (mut model, mut optim, mut state) = start_run(config, options, len, &device)?;
+    let schedule = state.schedule.clone().ok_or(TrainError::NoSchedule)?;
+    let checkpoints = Checkpoints::new(options);
+    let batch = options.batch_size.min(len);
+    let total_images = schedule.total_images(len);
+    let total_steps = state.step + total_images.saturating_sub(state.images).div_ceil(batch);
+    let mut progress = Progress::new(total_steps, state.step);
+    let pixels = config.values_per_image() as f64;
+
+    let started = Instant::now();
+    let (seconds_before, images_before) = (state.train_seconds, state.images);
+    let history_before = state.history.clone();
+    let mut last_checkpoint = Instant::now();
+    let (mut rates, mut losses) = (Vec::new(), Vec::new());
+    let mut since_checkpoint = (0.0, 0usize);
+    let mut shuffles = EpochShuffles::new(len, options.seed);
+    while state.images < total_images {
+        let (indices, epochs) = shuffles.batch(state.images, batch);
+        let lr = schedule.rate(state.images, len);
+        rates.push((state.images, lr));
+        let (grads, loss_value) =
+            batch_gradients(&model, train_set, &indices, &epochs, options, &device);
+        losses.push(loss_value);
+        since_checkpoint.0 += loss_value;
+        since_checkpoint.1 += 1;
+        model = optim.step(lr, model, grads);
+        state.step += 1;
+        state.images += batch;
+        progress.advance(&state, batch, total_images, |images_per_second| {
+            format!(
+                "epoch {:.2}  loss {:.2} nats ({:.4} bits/dim)  {images_per_second:.1} img/s  lr {lr:.2e}",
+                state.images as f64 / len as f64,
+                loss_value,
+                loss_value / pixels / std::f64::consts::LN_2,
+            )
+        });
+        let run_seconds = started.elapsed().as_secs_f64();
+        state.train_seconds = seconds_before + run_seconds;
+        let out_of_time = options.max_seconds.is_some_and(|max| run_seconds >= max);
+        let finished = state.images >= total_images;
+        if last_checkpoint.elapsed().as_secs_f64() >= options.checkpoint_seconds
+            || finished
+            || out_of_time
+        {
+            state.history = history_before.clone();
+            let images = state.images - images_before;
+            state.record(&options.device_name, images, run_seconds);
+            let (valid_nll, valid_mixture_nll) =
+                validate(&model.valid(), validation, options, &eval_device);
+            let point = CurvePoint {
+                images: state.images,
+                epoch: state.images as f64 / len as f64,
+                learning_rate: lr,
+                train_nll: since_checkpoint.0 / since_checkpoint.1.max(1) as f64,
+                valid_nll,
+                valid_mixture_nll,
+            };
+            checkpoints.save(&model, &optim, &state, &point)?;
+            progress.line(point.describe(state.step, config.orders));
+            since_checkpoint = (0.0, 0);
+            last_checkpoint = Instant::now();
+        }
+        if out_of_time {
+            progress.line(format!("time budget reached at step {}", state.step));
+            break;
+        }
+    }
+    progress.finish();
+    Ok(TrainOutcome {
+        model: model.valid(),
+        history: state.history,
+        epochs: state.images as f64 / len as f64,
+        train_seconds: state.train_seconds,
+        images_per_second: progress.images_per_second,
+        rates,
+        losses,
+        completed: state.images >= total_images,
+    })
+}
+
+/// A fresh model, optimizer and state for `config`, or those of the checkpoint the run
+/// resumes (or starts from, with `init_from`); the schedule given replaces the stored one.
+fn start_run(
+    config: &PixelCnnConfig,
+    options: &TrainOptions,
+    len: usize,
+    device: &Device,
+) -> Result<(PixelCnn, burn::optim::ModuleOptimizer, TrainState), TrainError> {
+    let mut model = PixelCnn::new(config, device)?;
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let mut state = TrainState {
         config: Some(config.clone()),
         ..Default::default()
     };
-
-    let curve_path = options.checkpoint_dir.join("curve.csv");
-    let len = train_set.len();
     let resuming = options.resume && options.checkpoint_dir.join("state.json").exists();
     let source = match (&options.init_from, resuming) {
         (_, true) => Some(options.checkpoint_dir.as_path()),
@@ -302,159 +405,148 @@ pub fn train(
     if let Some(schedule) = &options.schedule {
         state.schedule = Some(schedule.clone());
     }
-    let schedule = state.schedule.clone().ok_or(TrainError::NoSchedule)?;
-    let optim_path = options.checkpoint_dir.join("optim.bpk");
-    let save = |model: &PixelCnn,
-                optim: &burn::optim::ModuleOptimizer,
-                state: &TrainState,
-                point: &CurvePoint|
-     -> Result<(), TrainError> {
-        std::fs::create_dir_all(&options.checkpoint_dir)
-            .map_err(|e| checkpoint_error(&options.checkpoint_dir, e))?;
+    Ok((model, optim, state))
+}
+
+/// Each epoch's shuffle of the training set, in order: where every batch's images come from.
+struct EpochShuffles {
+    len: usize,
+    seed: u64,
+    epoch: usize,
+    order: Vec<usize>,
+}
+
+impl EpochShuffles {
+    fn new(len: usize, seed: u64) -> Self {
+        Self {
+            len,
+            seed,
+            epoch: usize::MAX,
+            order: Vec::new(),
+        }
+    }
+
+    /// The images of the batch that starts at image `from` of the run, with each one's epoch
+    /// (a batch may straddle two epochs, each with its own shuffle and its own bits).
+    fn batch(&mut self, from: usize, batch: usize) -> (Vec<usize>, Vec<usize>) {
+        (from..from + batch)
+            .map(|position| {
+                if position / self.len != self.epoch {
+                    self.epoch = position / self.len;
+                    self.order = epoch_order(self.len, self.seed, self.epoch);
+                }
+                (self.order[position % self.len], self.epoch)
+            })
+            .unzip()
+    }
+}
+
+/// The progress bar, or (when stderr is not a terminal, where the bar is invisible) a plain
+/// line every 250 steps, with the images per second of the last 25 steps.
+struct Progress {
+    bar: ProgressBar,
+    plain: bool,
+    total_steps: usize,
+    window_start: Instant,
+    window_images: usize,
+    images_per_second: f64,
+}
+
+impl Progress {
+    fn new(total_steps: usize, step: usize) -> Self {
+        let bar = ProgressBar::new(total_steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_position(step as u64);
+        Self {
+            bar,
+            plain: !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            total_steps,
+            window_start: Instant::now(),
+            window_images: 0,
+            images_per_second: 0.0,
+        }
+    }
+
+    /// A step of `batch` images is done; `message(images per second)` is shown every 25
+    /// steps and at the end.
+    fn advance(
+        &mut self,
+        state: &TrainState,
+        batch: usize,
+        total_images: usize,
+        message: impl FnOnce(f64) -> String,
+    ) {
+        self.window_images += batch;
+        if state.step.is_multiple_of(25) || state.images >= total_images {
+            let elapsed = self.window_start.elapsed().as_secs_f64();
+            if elapsed > 0.0 {
+                self.images_per_second = self.window_images as f64 / elapsed;
+            }
+            self.window_start = Instant::now();
+            self.window_images = 0;
+            let message = message(self.images_per_second);
+            if self.plain && state.step.is_multiple_of(250) {
+                eprintln!("step {}/{}  {message}", state.step, self.total_steps);
+            }
+            self.bar.set_message(message);
+        }
+        self.bar.set_position(state.step as u64);
+    }
+
+    fn line(&self, line: String) {
+        if self.plain {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish();
+    }
+}
+
+/// Writes a run's checkpoints: optimizer state, weights and progress, the curve.
+struct Checkpoints<'a> {
+    options: &'a TrainOptions,
+    optim: PathBuf,
+    curve: PathBuf,
+}
+
+impl<'a> Checkpoints<'a> {
+    fn new(options: &'a TrainOptions) -> Self {
+        Self {
+            options,
+            optim: options.checkpoint_dir.join("optim.bpk"),
+            curve: options.checkpoint_dir.join("curve.csv"),
+        }
+    }
+
+    fn save(
+        &self,
+        model: &PixelCnn,
+        optim: &burn::optim::ModuleOptimizer,
+        state: &TrainState,
+        point: &CurvePoint,
+    ) -> Result<(), TrainError> {
+        let dir = &self.options.checkpoint_dir;
+        std::fs::create_dir_all(dir).map_err(|e| checkpoint_error(dir, e))?;
         // The state goes last, so it never names progress whose weights are not on disk.
         optim
-            .save(&optim_path)
-            .map_err(|e| checkpoint_error(&optim_path, format!("{e:?}")))?;
-        save_weights_checkpoint(&options.checkpoint_dir, model, state)?;
-        if options.keep_snapshots {
-            let snapshot = options
-                .checkpoint_dir
+            .save(&self.optim)
+            .map_err(|e| checkpoint_error(&self.optim, format!("{e:?}")))?;
+        save_weights_checkpoint(dir, model, state)?;
+        if self.options.keep_snapshots {
+            let snapshot = dir
                 .join("snapshots")
                 .join(format!("step-{:06}", state.step));
             save_weights_checkpoint(&snapshot, model, state)?;
         }
-        append_curve(&curve_path, point)
-    };
-
-    let batch = options.batch_size.min(len);
-    let total_images = schedule.total_images(len);
-    let total_steps = state.step + total_images.saturating_sub(state.images).div_ceil(batch);
-    let bar = ProgressBar::new(total_steps as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_position(state.step as u64);
-
-    let plain_log = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let started = Instant::now();
-    let seconds_before = state.train_seconds;
-    let images_before = state.images;
-    let history_before = state.history.clone();
-    let mut last_checkpoint = Instant::now();
-    let mut window_start = Instant::now();
-    let mut window_images = 0usize;
-    let mut images_per_second = 0.0;
-    let mut rates = Vec::new();
-    let mut losses = Vec::new();
-    let mut since_checkpoint = (0.0, 0usize);
-    let pixels = config.values_per_image() as f64;
-    let mut order = Vec::new();
-    let mut order_epoch = usize::MAX;
-    while state.images < total_images {
-        // A batch may straddle two epochs, each with its own shuffle (and its own bits).
-        let mut indices = Vec::with_capacity(batch);
-        let mut epochs = Vec::with_capacity(batch);
-        for position in state.images..state.images + batch {
-            if position / len != order_epoch {
-                order_epoch = position / len;
-                order = epoch_order(len, options.seed, order_epoch);
-            }
-            indices.push(order[position % len]);
-            epochs.push(order_epoch);
-        }
-        let lr = schedule.rate(state.images, len);
-        rates.push((state.images, lr));
-        let (grads, loss_value) =
-            batch_gradients(&model, train_set, &indices, &epochs, options, &device);
-        losses.push(loss_value);
-        since_checkpoint.0 += loss_value;
-        since_checkpoint.1 += 1;
-        model = optim.step(lr, model, grads);
-        state.step += 1;
-        state.images += batch;
-        window_images += batch;
-        if state.step.is_multiple_of(25) || state.images >= total_images {
-            let elapsed = window_start.elapsed().as_secs_f64();
-            if elapsed > 0.0 {
-                images_per_second = window_images as f64 / elapsed;
-            }
-            window_start = Instant::now();
-            window_images = 0;
-            let message = format!(
-                "epoch {:.2}  loss {:.2} nats ({:.4} bits/dim)  {:.1} img/s  lr {:.2e}",
-                state.images as f64 / len as f64,
-                loss_value,
-                loss_value / pixels / std::f64::consts::LN_2,
-                images_per_second,
-                lr
-            );
-            // Without a terminal the bar is invisible: log a plain line now and then instead.
-            if plain_log && state.step.is_multiple_of(250) {
-                eprintln!("step {}/{}  {message}", state.step, total_steps);
-            }
-            bar.set_message(message);
-        }
-        bar.set_position(state.step as u64);
-        let run_seconds = started.elapsed().as_secs_f64();
-        state.train_seconds = seconds_before + run_seconds;
-        let out_of_time = options.max_seconds.is_some_and(|max| run_seconds >= max);
-        let finished = state.images >= total_images;
-        if last_checkpoint.elapsed().as_secs_f64() >= options.checkpoint_seconds
-            || finished
-            || out_of_time
-        {
-            state.history = history_before.clone();
-            state.record(
-                &options.device_name,
-                state.images - images_before,
-                run_seconds,
-            );
-            let (valid_nll, valid_mixture_nll) =
-                validate(&model.valid(), validation, options, &eval_device);
-            let point = CurvePoint {
-                images: state.images,
-                epoch: state.images as f64 / len as f64,
-                learning_rate: lr,
-                train_nll: since_checkpoint.0 / since_checkpoint.1.max(1) as f64,
-                valid_nll,
-                valid_mixture_nll,
-            };
-            save(&model, &optim, &state, &point)?;
-            let mut line = format!(
-                "checkpoint at step {}: epoch {:.3}, train {:.3} nats, validation {:.3} nats",
-                state.step, point.epoch, point.train_nll, point.valid_nll
-            );
-            if !point.valid_mixture_nll.is_nan() {
-                line += &format!(
-                    ", mixture of {} orders {:.3} nats",
-                    config.orders, point.valid_mixture_nll
-                );
-            }
-            if plain_log {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
-            }
-            since_checkpoint = (0.0, 0);
-            last_checkpoint = Instant::now();
-        }
-        if out_of_time {
-            bar.println(format!("time budget reached at step {}", state.step));
-            break;
-        }
+        append_curve(&self.curve, point)
     }
-    bar.finish();
-    Ok(TrainOutcome {
-        model: model.valid(),
-        history: state.history,
-        epochs: state.images as f64 / len as f64,
-        train_seconds: state.train_seconds,
-        images_per_second,
-        rates,
-        losses,
-        completed: state.images >= total_images,
-    })
 }
 
 /// The model, optimizer and progress of the checkpoint in `dir`, for a run of `config`:

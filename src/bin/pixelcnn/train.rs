@@ -255,18 +255,15 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         );
         return Ok(());
     }
-    export(
-        &outcome.model,
-        &outcome.history,
-        &[],
-        outcome.epochs,
-        outcome.train_seconds,
-        train_set.len(),
-        &args.data,
-        &args.export,
-        workers,
-        &device,
-    )
+    let trained = Trained {
+        model: &outcome.model,
+        history: &outcome.history,
+        averaged_epochs: &[],
+        epochs: outcome.epochs,
+        train_seconds: outcome.train_seconds,
+        train_len: train_set.len(),
+    };
+    export(&trained, &args.data, &args.export, workers, &device)
 }
 
 /// `pixelcnn export`: the checkpoint's model, evaluated and written like a finished run.
@@ -276,36 +273,40 @@ pub fn run_export(args: ExportArgs) -> Result<(), Box<dyn Error>> {
     let train_len = training_split(&args.data, model.config.levels, args.validation_split)?
         .0
         .len();
-    export(
-        &model,
-        &state.history,
-        &state.averaged_epochs,
-        state.images as f64 / train_len as f64,
-        state.train_seconds,
+    let trained = Trained {
+        model: &model,
+        history: &state.history,
+        averaged_epochs: &state.averaged_epochs,
+        epochs: state.images as f64 / train_len as f64,
+        train_seconds: state.train_seconds,
         train_len,
-        &args.data,
-        &args.export,
-        default_workers(args.backend),
-        &device,
-    )
+    };
+    let workers = default_workers(args.backend);
+    export(&trained, &args.data, &args.export, workers, &device)
+}
+
+/// A trained model and the run behind it, as its manifest records them.
+struct Trained<'a> {
+    model: &'a PixelCnn,
+    history: &'a [TrainSegment],
+    averaged_epochs: &'a [f64],
+    epochs: f64,
+    train_seconds: f64,
+    /// Images in the training split (the history's epochs are counted in them).
+    train_len: usize,
 }
 
 /// Evaluates on the test split in f32, then the smaller encodings from the smallest download up
 /// until one costs at most 0.1 nats per image (see [`weights::choose_encoding`]); writes that
 /// one's weights + manifest.
-#[allow(clippy::too_many_arguments)]
 fn export(
-    model: &PixelCnn,
-    history: &[TrainSegment],
-    averaged_epochs: &[f64],
-    epochs: f64,
-    train_seconds: f64,
-    train_len: usize,
+    trained: &Trained,
     data: &DataArgs,
     options: &ExportOptions,
     workers: usize,
     device: &Device,
 ) -> Result<(), Box<dyn Error>> {
+    let model = trained.model;
     let config = &model.config;
     let mut test_set: Dataset = data.load(Split::Test, config.levels)?;
     if let Some(n) = options.test_limit {
@@ -379,10 +380,10 @@ fn export(
         test_bits_per_dim: bits_per_dim(nll, config),
         test_nll_nats_f32: Some(nll_f32),
         test_mixture_nll_nats,
-        epochs: (epochs * 100.0).round() / 100.0,
-        train_seconds: train_seconds.round(),
-        device: train::describe_history(history, train_len),
-        averaged_epochs: averaged_epochs.to_vec(),
+        epochs: (trained.epochs * 100.0).round() / 100.0,
+        train_seconds: trained.train_seconds.round(),
+        device: train::describe_history(trained.history, trained.train_len),
+        averaged_epochs: trained.averaged_epochs.to_vec(),
     };
     let manifest = weights::save_model(
         model,
