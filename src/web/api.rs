@@ -1,118 +1,23 @@
-//! What the page sees of the engine: the TypeScript types of the options objects, the backend
+//! What the page sees of the engine: the options and results it exchanges as plain objects
+//! (their TypeScript derived from these structs by tsify, doc comments included), the backend
 //! and sampler names, the model's description and one frame of a completion.
 
 use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 
 use crate::weights::Manifest;
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-/** The backend an engine runs on: each engine (and each worker of www/engine.js) has one. */
-export type BackendName = "webgpu" | "cpu";
-export type SamplerName = "cached" | "naive";
-
-export interface StartOptions {
-  /** Number of alternative completions, run side by side as one batch (1..=64). */
-  alternatives?: number;
-  /** Softmax temperature; 0 = greedy. Default 1. */
-  temperature?: number;
-  /** Same seed, same canvas, same model → same pixels. Default 0. */
-  seed?: number;
-  /** Class for class-conditional models (e.g. the digit 0..9); omit for none. */
-  label?: number | null;
-  /** Default "cached" (the fast sampler). */
-  sampler?: SamplerName;
-  /**
-   * Candidates drawn for importance resampling (1..=64, at least `alternatives`): the
-   * alternatives are then chosen from that many candidates by how well they fit the known
-   * pixels after the hole, best first, and frames carry their `scores`. Omit for the plain
-   * raster-order sampler (no scores).
-   */
-  candidates?: number;
-  /**
-   * Generation order: "auto" (default) picks, among the model's orders, the one that leaves
-   * the fewest known pixels after the first hidden one (a top-half hole is then generated
-   * bottom to top); or an index into `ModelInfo.orders`. Raster-only models have one order.
-   */
-  order?: "auto" | number;
-  /**
-   * With `candidates`, when several engines share the pool: this engine draws candidates
-   * `first .. first + count` of it. Its last frame before the choice then carries `logWeights`
-   * instead of being finished; `choose(all)` with every share's log-weights (pool order)
-   * picks the alternatives, and the next frame holds the ones this share has, with `ranks`.
-   */
-  share?: { first: number; count: number };
-}
-
-/** What `start` set going. */
-export interface Plan {
-  backend: BackendName;
-  /** How the completion walks the image, e.g. "bottom to top" ("top to bottom" is raster order). */
-  order: string;
-  /** Its index in `ModelInfo.orders` (0 = raster order). */
-  orderIndex: number;
-  /** Candidates drawn: the pool the alternatives are chosen from (= alternatives when not ranked). */
-  candidates: number;
-  /** Whether the alternatives are ranked by how well they fit the known pixels after the hole
-   *  (only when some known pixel comes after the first hidden one in the chosen order). */
-  ranked: boolean;
-  /** Of a frame's `total`, the units spent drawing the pool; the rest is scoring it. */
-  poolUnits: number;
-  /** The hidden pixels' row-major indices in the order they are generated: a frame's first
-   *  `done` of them are final, the rest still placeholders. */
-  generated: number[];
-}
-
-export interface BenchOptions {
-  /** Batch sizes to time. Default [1, 16]. */
-  batches?: number[];
-  /** Samplers to time. Default ["naive", "cached"]. */
-  samplers?: SamplerName[];
-  /** Stop each timed run after this many pixels (of H·W) and extrapolate. Default: all. */
-  maxPixels?: number;
-  /** A per-sampler limit that overrides maxPixels, e.g. { naive: 32 }. */
-  maxPixelsBySampler?: Partial<Record<SamplerName, number>>;
-  /** Timed runs per configuration (the median is reported). Default 1. */
-  repeats?: number;
-}
-
-export interface BenchRow {
-  backend: BackendName;
-  sampler: SamplerName;
-  batch: number;
-  /** Pixels actually generated in each timed run. */
-  pixels: number;
-  /** Pixels of a full completion (H·W). */
-  totalPixels: number;
-  /** Median wall time of the timed runs, ms. */
-  ms: number;
-  /** All timed runs, ms. */
-  runsMs: number[];
-  /** Estimated time of the full completion: ms × totalPixels / pixels. */
-  fullMs: number;
-  /** True when pixels < totalPixels, i.e. fullMs is extrapolated. */
-  extrapolated: boolean;
-  /** First, untimed run of one pixel (shader compilation, allocation), ms. */
-  warmupMs: number;
-}
-
-export interface BenchReport {
-  backend: BackendName;
-  rows: BenchRow[];
-  notes: string[];
-}
-"#;
-
-/// Backend names as the page and the URL parameter spell them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The backend an engine runs on: each engine (and each worker of www/engine.js) has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendName {
     Webgpu,
     Cpu,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The fast sampler, or the naive one it is checked against (a full forward pass per value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Tsify)]
 #[serde(rename_all = "lowercase")]
 pub enum SamplerName {
     #[default]
@@ -259,24 +164,49 @@ impl Frame {
     }
 }
 
-/// StartOptions as JSON-ish input; every field optional.
-#[derive(Deserialize, Default)]
+/// What `start` takes; every field may be left out.
+#[derive(Deserialize, Default, Tsify)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct StartOptions {
+    /// Number of alternative completions, run side by side as one batch (1..=64).
+    #[tsify(optional)]
     pub(super) alternatives: Option<usize>,
+    /// Softmax temperature; 0 = greedy. Default 1.
+    #[tsify(optional)]
     pub(super) temperature: Option<f32>,
+    /// Same seed, same canvas, same model → same pixels. Default 0.
+    #[tsify(optional)]
     pub(super) seed: Option<f64>,
+    /// Class for class-conditional models (e.g. the digit 0..9); omit (or null) for none.
+    #[tsify(optional, type = "number | null")]
     pub(super) label: Option<i64>,
+    /// Default "cached" (the fast sampler).
+    #[tsify(optional)]
     pub(super) sampler: Option<SamplerName>,
+    /// Candidates drawn for importance resampling (1..=64, at least `alternatives`): the
+    /// alternatives are then chosen from that many candidates by how well they fit the known
+    /// pixels after the hole, best first, and frames carry their `scores`. Omit for the plain
+    /// sampler (no scores).
+    #[tsify(optional)]
     pub(super) candidates: Option<f64>,
+    /// Generation order: "auto" (default) picks, among the model's orders, the one that leaves
+    /// the fewest known pixels after the first hidden one (a top-half hole is then generated
+    /// bottom to top); or an index into `ModelInfo.orders`. Raster-only models have one order.
+    #[tsify(optional, type = "\"auto\" | number")]
     pub(super) order: Option<OrderOption>,
-    pub(super) share: Option<ShareOption>,
+    /// With `candidates`, when several engines share the pool: this engine draws candidates
+    /// `first .. first + count` of it. Its last frame before the choice then carries
+    /// `logWeights` instead of being finished; `choose(all)` with every share's log-weights
+    /// (pool order) picks the alternatives, and the next frame holds the ones this share has,
+    /// with `ranks`.
+    #[tsify(optional)]
+    pub(super) share: Option<PoolShareOption>,
 }
 
-/// `share`: the part of a pool this engine draws.
-#[derive(Deserialize)]
+/// A part of a pool of candidates: `first .. first + count`.
+#[derive(Deserialize, Tsify)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ShareOption {
+pub(super) struct PoolShareOption {
     pub(super) first: usize,
     pub(super) count: usize,
 }
@@ -289,16 +219,27 @@ pub(super) enum OrderOption {
     Index(f64),
 }
 
-/// What `start` returns (the `Plan` type above).
-#[derive(Serialize)]
+/// What `start` set going.
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Plan {
     pub(super) backend: BackendName,
+    /// How the completion walks the image, e.g. "bottom to top" ("top to bottom" is raster
+    /// order).
     pub(super) order: &'static str,
+    /// Its index in `ModelInfo.orders` (0 = raster order).
     pub(super) order_index: usize,
+    /// Candidates drawn: the pool the alternatives are chosen from (= alternatives when not
+    /// ranked).
     pub(super) candidates: usize,
+    /// Whether the alternatives are ranked by how well they fit the known pixels after the
+    /// hole (only when some known pixel comes after the first hidden one in the chosen order).
     pub(super) ranked: bool,
+    /// Of a frame's `total`, the units spent drawing the pool (all of them: the scores come
+    /// from the same pass).
     pub(super) pool_units: usize,
+    /// The hidden pixels' row-major indices in the order they are generated: a frame's first
+    /// `done` of them are final, the rest still placeholders.
     pub(super) generated: Vec<usize>,
 }
 

@@ -1,6 +1,7 @@
 //! The browser benchmark: full completions timed per batch size and sampler on one backend.
 
 use serde::{Deserialize, Serialize};
+use tsify::Tsify;
 use wasm_bindgen::prelude::*;
 
 use super::Engine;
@@ -9,32 +10,52 @@ use super::platform::{js_err, now_ms, parse_options, read_levels, to_js};
 use crate::order::Order;
 use crate::sample::SampleRequest;
 
-#[derive(Deserialize, Default)]
+/// What `benchmark` takes; every field may be left out.
+#[derive(Deserialize, Default, Tsify)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 struct BenchOptions {
+    /// Batch sizes to time. Default [1, 16].
+    #[tsify(optional)]
     batches: Option<Vec<usize>>,
+    /// Samplers to time. Default ["naive", "cached"].
+    #[tsify(optional)]
     samplers: Option<Vec<SamplerName>>,
+    /// Stop each timed run after this many pixels (of H·W) and extrapolate. Default: all.
+    #[tsify(optional)]
     max_pixels: Option<usize>,
+    /// A per-sampler limit that overrides maxPixels, e.g. { naive: 32 }.
+    #[tsify(optional, type = "Partial<Record<SamplerName, number>>")]
     max_pixels_by_sampler: Option<std::collections::HashMap<String, usize>>,
+    /// Timed runs per configuration (the median is reported). Default 1.
+    #[tsify(optional)]
     repeats: Option<usize>,
 }
 
-#[derive(Serialize)]
+/// One timed configuration of a `benchmark`.
+#[derive(Serialize, Tsify)]
 #[serde(rename_all = "camelCase")]
 struct BenchRow {
     backend: BackendName,
     sampler: SamplerName,
     batch: usize,
+    /// Pixels actually generated in each timed run.
     pixels: usize,
+    /// Pixels of a full completion (H·W).
     total_pixels: usize,
+    /// Median wall time of the timed runs, ms.
     ms: f64,
+    /// All timed runs, ms.
     runs_ms: Vec<f64>,
+    /// Estimated time of the full completion: ms × totalPixels / pixels.
     full_ms: f64,
+    /// True when pixels < totalPixels, i.e. fullMs is extrapolated.
     extrapolated: bool,
+    /// First, untimed run of one pixel (shader compilation, allocation), ms.
     warmup_ms: f64,
 }
 
-#[derive(Serialize)]
+/// What `benchmark` returns.
+#[derive(Serialize, Tsify)]
 struct BenchReport {
     backend: BackendName,
     rows: Vec<BenchRow>,
