@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { fitImage } from '../../www/image-input.js';
+import { decodeImageFile, fitImage, ImageInputError } from '../../www/image-input.js';
 
 const DIGITS = { width: 28, height: 28, channels: 1, levels: 2 };
 const EMOJI = { width: 16, height: 16, channels: 3, levels: 256 };
@@ -55,4 +55,19 @@ test('colour: fitted whole, composited on white, wide images centred between whi
   assert.deepEqual([at(0, 8, 0), at(1, 8, 0), at(2, 8, 0)], [255, 255, 255], 'the top band is white');
   const half = fitImage(image(16, 16, () => [0, 0, 255, 128]), EMOJI);
   assert.deepEqual([half[0], half[256], half[512]], [127, 127, 255].map((v) => Math.round(v)), 'half-transparent blue on white');
+});
+
+test('files over 20 MB, non-images and images without pixels are refused with a plain message', async () => {
+  await assert.rejects(decodeImageFile({ size: 30 * 2 ** 20, name: 'huge.png' }), (e) => e instanceof ImageInputError && /30 MB.*20 MB/.test(e.message));
+  const previous = globalThis.createImageBitmap;
+  try {
+    globalThis.createImageBitmap = async () => { throw new Error('InvalidStateError'); };
+    await assert.rejects(decodeImageFile({ size: 10, name: 'notes.txt' }), (e) => e instanceof ImageInputError && /"notes.txt" is not an image/.test(e.message));
+    let closed = false;
+    globalThis.createImageBitmap = async () => ({ width: 0, height: 5, close: () => { closed = true; } });
+    await assert.rejects(decodeImageFile({ size: 10, name: 'empty.png' }), (e) => e instanceof ImageInputError && /no pixels/.test(e.message));
+    assert.ok(closed, 'the bitmap is released');
+  } finally {
+    globalThis.createImageBitmap = previous;
+  }
 });
