@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
+import { formatScore } from '../../www/results.js';
 import { serve } from './server.mjs';
 import { launch, useModelDir, waitForState } from './browser.mjs';
 
@@ -187,8 +188,8 @@ async function hoverCell(page, selector, x, y) {
   await page.mouse.move(box.x + ((x + 0.5) * box.width) / 28, box.y + ((y + 0.5) * box.height) / 28);
 }
 
-/** A score the way the page prints it ("−12.3", with a minus sign). */
-const printedScore = (nats) => `${nats < 0 && Math.abs(nats).toFixed(1) !== '0.0' ? '\u2212' : ''}${Math.abs(nats).toFixed(1)} nats`;
+/** A score the way the page prints it ("−12.3 nats"; the format itself: tests/js/results.test.mjs). */
+const printedScore = (nats) => `${formatScore(nats)} nats`;
 
 async function complete(page, button = '#complete') {
   const before = await page.evaluate(() => window.pixelcnnApp.state.finishedRuns);
