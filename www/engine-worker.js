@@ -24,11 +24,14 @@ function countDispatches() {
 }
 
 const methods = {
-  /** Loads the engine module at `moduleUrl` and creates its Engine for `backend`. */
+  /**
+   * Loads the engine module at `moduleUrl` and creates its Engine for `backend`; with
+   * `wasmModule` (a compiled WebAssembly.Module of it) it skips fetching and compiling.
+   */
   async init(moduleUrl, backend, options = {}) {
     if (options.countDispatches) countDispatches();
     const module = await import(moduleUrl);
-    await module.default();
+    await module.default(options.wasmModule ? { module_or_path: options.wasmModule } : undefined);
     engine = await module.Engine.create(backend);
   },
   async loadModel(url) {

@@ -27,6 +27,8 @@ const MODULES = {
   webgpu: new URL('../engine/pixelcnn-engine-webgpu.js', import.meta.url).href,
 };
 const PREFERENCES = ['auto', 'cpu', 'webgpu'];
+// The CPU engine's wasm, compiled once here for the workers that share pools.
+const CPU_WASM = new URL('../engine/pixelcnn-engine-cpu_bg.wasm', import.meta.url).href;
 
 /** CPU workers a pool is shared by: a core each, one left for the page, at most four. */
 export function defaultCpuWorkers(cores = globalThis.navigator?.hardwareConcurrency) {
@@ -142,7 +144,8 @@ export class Engine extends EventTarget {
 
   #workers = { cpu: null, webgpu: null }; // promises of started EngineWorkers
   #workerOf = { cpu: null, webgpu: null }; // the started workers themselves
-  #helpers = []; // the CPU workers after the first, which share pools: { started, worker }
+  #helpers = []; // the CPU workers after the first, which share pools: { worker, loading }
+  #cpuWasm = null; // promise of the CPU engine's compiled module, for the helpers
   #alternativesOfPool = 1; // of the completion in progress
   #active = []; // the workers running the completion in progress (several: a shared pool)
   #canvas = null;
@@ -332,8 +335,9 @@ export class Engine extends EventTarget {
   async #startHelper(helper) {
     try {
       if (!helper.worker || helper.worker.failure) {
+        const wasmModule = await this.#compiledCpuWasm();
         const worker = new EngineWorker('cpu');
-        await worker.call('init', [MODULES.cpu, 'cpu', {}]);
+        await worker.call('init', [MODULES.cpu, 'cpu', { wasmModule }]);
         helper.worker = worker;
       }
       await this.#withModel(helper.worker);
@@ -348,6 +352,19 @@ export class Engine extends EventTarget {
   /** The worker for `backend`, started (once) and given the current model. */
   async #loaded(backend) {
     return this.#withModel(await this.#worker(backend));
+  }
+
+  /**
+   * The CPU engine's wasm compiled once (off the main thread) and handed to every helper, so
+   * each does not fetch and compile it again; undefined where streaming compilation fails
+   * (a server without the wasm MIME type): each helper then loads it itself.
+   */
+  #compiledCpuWasm() {
+    this.#cpuWasm ??= WebAssembly.compileStreaming(fetch(CPU_WASM)).catch((err) => {
+      console.warn(`compiling the CPU engine once for all workers failed (${err.message}): each loads its own`);
+      return undefined;
+    });
+    return this.#cpuWasm;
   }
 
   /** `worker`, with the current model loaded into it. */
