@@ -18,6 +18,7 @@
 import { Editor, TOOLS } from './editor.js';
 import { Engine } from './engine.js';
 import { Drawing } from './drawing.js';
+import { equalBytes } from './history.js';
 import { listenForImages } from './image-drop.js';
 import { decodeImageFile, fitImage, ImageInputError } from './image-input.js';
 import { Results } from './results.js';
@@ -718,12 +719,9 @@ function showOnDrawing(b) {
 function alternativesFitDrawing() {
   const input = state.resultsInput;
   const { editor } = state;
-  return Boolean(input) && sameValues(input.pixels, editor.pixels) && sameValues(input.known, editor.known);
+  return Boolean(input) && equalBytes(input.pixels, editor.pixels) && equalBytes(input.known, editor.known);
 }
 
-function sameValues(a, b) {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
 
 // ---------------------------------------------------------------- bringing an image
 

@@ -35,7 +35,7 @@ export function defaultCpuWorkers(cores = globalThis.navigator?.hardwareConcurre
   return Math.max(1, Math.min(4, (Number(cores) || 2) - 1));
 }
 
-/** Splits a pool of `size` candidates into `parts` contiguous shares, the first ones larger. */
+/** Splits a pool of `size` candidates into `parts` contiguous shares, none empty, their sizes within one. */
 export function splitPool(size, parts) {
   const n = Math.max(1, Math.min(parts, size));
   return Array.from({ length: n }, (_, i) => {

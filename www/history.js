@@ -10,7 +10,8 @@ function sameSnapshot(a, b) {
   return a.label === b.label && equalBytes(a.pixels, b.pixels) && equalBytes(a.known, b.known);
 }
 
-function equalBytes(a, b) {
+/** Whether two byte arrays hold the same values. */
+export function equalBytes(a, b) {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
