@@ -2,6 +2,7 @@
 # One-time (and idempotent) setup for building the browser app and running its tests:
 # installs only what is missing. Safe to run on every test run, as root in CI or as a user.
 #   Debian chromium (headless browser for the e2e tests; its SwiftShader gives WebGPU)
+#   Debian mesa-vulkan-drivers (lavapipe, a software Vulkan for the native GPU-kernel tests)
 #   node + npm, then npm deps from package-lock.json (playwright-core, binaryen@132 = wasm-opt)
 #   rustup clippy and target wasm32-unknown-unknown, trunk 0.21.14, wasm-bindgen-cli 0.2.130
 set -euo pipefail
@@ -27,6 +28,8 @@ apt_install() {
 
 missing_apt=()
 [ -x /usr/bin/chromium ] || missing_apt+=(chromium)
+# Mesa's lavapipe: a software Vulkan adapter for the fused WebGPU kernels' native tests.
+ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || missing_apt+=(mesa-vulkan-drivers)
 command -v node >/dev/null || missing_apt+=(nodejs)
 command -v npm >/dev/null || missing_apt+=(npm)
 command -v curl >/dev/null || command -v rustup >/dev/null || missing_apt+=(curl ca-certificates)

@@ -98,20 +98,7 @@ impl CachedSampler {
     ) -> Result<Self, SampleError> {
         let c = &model.config;
         let (b, h, w) = (request.batch, c.height, c.width);
-        if scored.len() != h * w {
-            return Err(SampleError::Request(format!(
-                "expected {} scored-position flags, got {}",
-                h * w,
-                scored.len()
-            )));
-        }
-        let known_everywhere =
-            |p: usize| (0..b).all(|i| request.known.get(i * h * w + p) == Some(&true));
-        if let Some(p) = (0..h * w).find(|&p| scored[p] && !known_everywhere(p)) {
-            return Err(SampleError::Request(format!(
-                "scored position {p} is hidden in some batch item"
-            )));
-        }
+        request.check_scored(scored, h, w)?;
         let mut sampler = Self::new(model, request, device)?;
         let rows: Vec<usize> = (0..h)
             .filter(|&r| scored[r * w..(r + 1) * w].iter().any(|&s| s))

@@ -97,6 +97,11 @@ impl MatmulConv {
         self.bias.dims()[1]
     }
 
+    /// The masked weights as [kh·kw·C_in, C_out].
+    pub fn weight(&self) -> Tensor<2> {
+        self.weight.clone()
+    }
+
     /// The bias as [1, C_out], for terms that fold it in elsewhere.
     pub fn bias(&self) -> Tensor<2> {
         self.bias.clone()

@@ -114,43 +114,38 @@ impl ImportanceRequest {
     }
 }
 
-/// Where the completion is.
-enum Phase {
-    /// Drawing (and scoring) the pool.
-    Pool,
-    /// Pool drawn and scored; waiting for [`ImportanceCompletion::choose`].
-    Scored { log_weights: Tensor<1> },
-    /// Alternatives chosen: those of this share, canvas [M, C, H, W] (None when it holds
-    /// none), with their scores and their ranks among the K (all K, best first, for a whole
-    /// pool).
-    Chosen {
-        canvas: Option<Tensor<4>>,
-        scores: Vec<f64>,
-        ranks: Vec<usize>,
-    },
-}
-
-/// A completion of one canvas whose alternatives are importance-resampled from a pool.
-pub struct ImportanceCompletion {
-    /// The pool works in this order's frame; [`Completion::canvas`] moves results back.
-    order: Order,
-    pool: CachedSampler,
-    /// The pool's size N, and the candidates of it this completion draws.
-    pool_size: usize,
-    share: PoolShare,
-    alternatives: usize,
-    seed: u64,
+/// What an importance-resampled completion draws: its order, its pool and the share of it
+/// drawn here, the positions scored, and the sampling request of that share (in the order's
+/// frame). Shared by every engine that draws a pool, on the CPU or on the GPU.
+#[derive(Debug, Clone)]
+pub struct PoolPlan {
+    pub order: Order,
     /// Whether known pixels follow the hole (in the order's frame), so the pool is scored.
-    ranked: bool,
-    phase: Phase,
+    pub ranked: bool,
+    /// The pool's size N.
+    pub pool_size: usize,
+    pub share: PoolShare,
+    pub alternatives: usize,
+    pub seed: u64,
+    /// [H, W] in the order's frame: the known values after the first hidden one.
+    pub scored: Vec<bool>,
+    /// The share's candidates, each the canvas in the order's frame.
+    pub request: SampleRequest,
 }
 
-impl ImportanceCompletion {
-    pub fn new(
-        model: &PixelCnn,
-        request: ImportanceRequest,
-        device: &Device,
-    ) -> Result<Self, SampleError> {
+/// The alternatives picked from a pool that one share holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picks {
+    /// Their ranks among the K alternatives (all K, best first, for a whole pool).
+    pub ranks: Vec<usize>,
+    /// Their indices within the share.
+    pub held: Vec<usize>,
+    /// Their log-weights (nats).
+    pub scores: Vec<f64>,
+}
+
+impl PoolPlan {
+    pub fn new(model: &PixelCnn, request: ImportanceRequest) -> Result<Self, SampleError> {
         request.check(model)?;
         let config = &model.config;
         let (c, h, w) = (config.channels, config.height, config.width);
@@ -174,15 +169,20 @@ impl ImportanceCompletion {
             first: 0,
             count: pool_size,
         };
-        let share = if ranked {
-            request.share.unwrap_or(whole)
-        } else {
-            whole
+        let share = match request.share {
+            Some(share) if ranked => share,
+            _ => whole,
         };
         let batch = share.count;
-        let pool = CachedSampler::scoring(
-            model,
-            SampleRequest {
+        Ok(Self {
+            order,
+            ranked,
+            pool_size,
+            share,
+            alternatives: k,
+            seed: request.seed,
+            scored,
+            request: SampleRequest {
                 batch,
                 levels: levels.repeat(batch),
                 known: known.repeat(batch),
@@ -192,30 +192,98 @@ impl ImportanceCompletion {
                 labels: request.label.map(|l| vec![l; batch]),
                 order: order.index(),
             },
-            &scored,
-            device,
-        )?;
+        })
+    }
+
+    /// Whether other engines draw the rest of the pool.
+    pub fn is_shared(&self) -> bool {
+        self.share.count < self.pool_size
+    }
+
+    /// Draws the K alternatives given the log-weights of the whole pool (every share's, in
+    /// pool order), best first, and keeps those this share holds.
+    pub fn pick(&self, log_weights: &[f32]) -> Result<Picks, SampleError> {
+        if log_weights.len() != self.pool_size {
+            return Err(SampleError::Request(format!(
+                "choose: expected {} log-weights, got {}",
+                self.pool_size,
+                log_weights.len()
+            )));
+        }
+        let weights: Vec<f64> = log_weights.iter().map(|&w| f64::from(w)).collect();
+        let picks = choose_without_replacement(&weights, self.alternatives, self.seed);
+        Ok(self.held(&picks, &weights))
+    }
+
+    /// The alternatives of a pool that nothing ranks: its first K, score 0.
+    pub fn unranked(&self) -> Picks {
+        let k = self.alternatives;
+        self.held(&(0..k).collect::<Vec<_>>(), &vec![0.0; k])
+    }
+
+    /// Of the picks (pool indices, best first), those this share holds.
+    fn held(&self, picks: &[usize], weights: &[f64]) -> Picks {
+        let PoolShare { first, count } = self.share;
+        let (ranks, held): (Vec<usize>, Vec<usize>) = picks
+            .iter()
+            .enumerate()
+            .filter(|&(_, &i)| (first..first + count).contains(&i))
+            .map(|(rank, &i)| (rank, i - first))
+            .unzip();
+        let scores = held.iter().map(|&i| weights[first + i]).collect();
+        Picks {
+            ranks,
+            held,
+            scores,
+        }
+    }
+}
+
+/// Where the completion is.
+enum Phase {
+    /// Drawing (and scoring) the pool.
+    Pool,
+    /// Pool drawn and scored; waiting for [`ImportanceCompletion::choose`].
+    Scored { log_weights: Tensor<1> },
+    /// Alternatives chosen: those this share holds, with their canvas [M, C, H, W] (None
+    /// when it holds none).
+    Chosen {
+        canvas: Option<Tensor<4>>,
+        picks: Picks,
+    },
+}
+
+/// A completion of one canvas whose alternatives are importance-resampled from a pool.
+pub struct ImportanceCompletion {
+    plan: PoolPlan,
+    pool: CachedSampler,
+    phase: Phase,
+}
+
+impl ImportanceCompletion {
+    pub fn new(
+        model: &PixelCnn,
+        request: ImportanceRequest,
+        device: &Device,
+    ) -> Result<Self, SampleError> {
+        let plan = PoolPlan::new(model, request)?;
+        let pool = CachedSampler::scoring(model, plan.request.clone(), &plan.scored, device)?;
         Ok(Self {
-            order,
+            plan,
             pool,
-            pool_size,
-            share,
-            alternatives: k,
-            seed: request.seed,
-            ranked,
             phase: Phase::Pool,
         })
     }
 
     /// The generation order the completion runs in.
     pub fn order(&self) -> Order {
-        self.order
+        self.plan.order
     }
 
     /// Whether the pool is scored against known values after the hole (otherwise the
     /// alternatives are the sampler's first K, unranked).
     pub fn ranked(&self) -> bool {
-        self.ranked
+        self.plan.ranked
     }
 
     /// Of [`Completion::progress`]'s total, the units spent drawing the pool: all of them
@@ -226,18 +294,18 @@ impl ImportanceCompletion {
 
     /// Pool size N.
     pub fn candidates(&self) -> usize {
-        self.pool_size
+        self.plan.pool_size
     }
 
     /// The candidates of the pool this completion draws.
     pub fn share(&self) -> PoolShare {
-        self.share
+        self.plan.share
     }
 
     /// Whether other engines draw the rest of the pool: [`choose`](Self::choose) then wants
     /// the log-weights of all of it, theirs included.
     pub fn is_shared(&self) -> bool {
-        self.share.count < self.pool_size
+        self.plan.is_shared()
     }
 
     /// This share's log-weights once it is drawn and scored, for the caller to read back
@@ -263,47 +331,28 @@ impl ImportanceCompletion {
                 "choose: the pool is not scored yet".into(),
             ));
         }
-        if log_weights.len() != self.candidates() {
-            return Err(SampleError::Request(format!(
-                "choose: expected {} log-weights, got {}",
-                self.candidates(),
-                log_weights.len()
-            )));
-        }
-        let weights: Vec<f64> = log_weights.iter().map(|&w| f64::from(w)).collect();
-        let picks = choose_without_replacement(&weights, self.alternatives, self.seed);
-        self.finish_with(&picks, &weights);
+        let picks = self.plan.pick(log_weights)?;
+        self.finish_with(picks);
         Ok(())
     }
 
-    /// Keeps the picks (pool indices, best first) that this share holds.
-    fn finish_with(&mut self, picks: &[usize], weights: &[f64]) {
-        let PoolShare { first, count } = self.share;
-        let (ranks, held): (Vec<usize>, Vec<usize>) = picks
-            .iter()
-            .enumerate()
-            .filter(|&(_, &i)| (first..first + count).contains(&i))
-            .map(|(rank, &i)| (rank, i))
-            .unzip();
+    /// Keeps the picks this share holds, with their canvases.
+    fn finish_with(&mut self, picks: Picks) {
         let device = self.pool.state.canvas.device();
-        let index: Vec<i64> = held.iter().map(|&i| (i - first) as i64).collect();
+        let index: Vec<i64> = picks.held.iter().map(|&i| i as i64).collect();
         let canvas = (!index.is_empty()).then(|| {
-            let index = Tensor::<1, Int>::from_data(TensorData::new(index, [held.len()]), &device);
+            let index =
+                Tensor::<1, Int>::from_data(TensorData::new(index, [picks.held.len()]), &device);
             self.pool.canvas().select(0, index)
         });
-        let scores = held.iter().map(|&i| weights[i]).collect();
-        self.phase = Phase::Chosen {
-            canvas,
-            scores,
-            ranks,
-        };
+        self.phase = Phase::Chosen { canvas, picks };
     }
 
     /// Scores of the chosen alternatives this share holds (log w in nats; all K, best first,
     /// for a whole pool).
     pub fn scores(&self) -> Option<&[f64]> {
         match &self.phase {
-            Phase::Chosen { scores, .. } => Some(scores),
+            Phase::Chosen { picks, .. } => Some(&picks.scores),
             _ => None,
         }
     }
@@ -312,7 +361,7 @@ impl ImportanceCompletion {
     /// [`Completion::canvas`] and [`scores`](Self::scores).
     pub fn ranks(&self) -> Option<&[usize]> {
         match &self.phase {
-            Phase::Chosen { ranks, .. } => Some(ranks),
+            Phase::Chosen { picks, .. } => Some(&picks.ranks),
             _ => None,
         }
     }
@@ -342,12 +391,9 @@ impl Completion for ImportanceCompletion {
         let done = self.pool.step(pixels);
         if self.pool.is_done() {
             match self.pool.scores() {
-                Some(log_weights) if self.ranked => self.phase = Phase::Scored { log_weights },
-                _ => {
-                    // Nothing known after the hole: the pool is the K raster alternatives.
-                    let k = self.alternatives;
-                    self.finish_with(&(0..k).collect::<Vec<_>>(), &vec![0.0; k]);
-                }
+                Some(log_weights) if self.plan.ranked => self.phase = Phase::Scored { log_weights },
+                // Nothing known after the hole: the pool is the K raster alternatives.
+                _ => self.finish_with(self.plan.unranked()),
             }
         }
         done
@@ -368,11 +414,11 @@ impl Completion for ImportanceCompletion {
             } => canvas.clone(),
             Phase::Chosen { canvas: None, .. } => self.pool.canvas().narrow(0, 0, 1),
             _ => {
-                let k = self.alternatives.min(self.share.count);
+                let k = self.plan.alternatives.min(self.plan.share.count);
                 self.pool.canvas().narrow(0, 0, k)
             }
         };
-        self.order.unapply(framed)
+        self.plan.order.unapply(framed)
     }
 }
 

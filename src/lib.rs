@@ -21,6 +21,8 @@ pub mod bench;
 pub mod cached;
 #[cfg(feature = "cli")]
 pub mod data;
+#[cfg(feature = "fused")]
+pub mod fused;
 pub mod hole;
 pub mod importance;
 pub mod sample;

@@ -65,6 +65,31 @@ impl SampleRequest {
             .collect()
     }
 
+    /// Checks positions to score ([H, W] row-major): one flag per pixel, each scored one known
+    /// in every batch item.
+    pub fn check_scored(
+        &self,
+        scored: &[bool],
+        height: usize,
+        width: usize,
+    ) -> Result<(), SampleError> {
+        let pixels = height * width;
+        if scored.len() != pixels {
+            return Err(SampleError::Request(format!(
+                "expected {pixels} scored-position flags, got {}",
+                scored.len()
+            )));
+        }
+        let known_everywhere =
+            |p: usize| (0..self.batch).all(|i| self.known.get(i * pixels + p) == Some(&true));
+        if let Some(p) = (0..pixels).find(|&p| scored[p] && !known_everywhere(p)) {
+            return Err(SampleError::Request(format!(
+                "scored position {p} is hidden in some batch item"
+            )));
+        }
+        Ok(())
+    }
+
     pub fn check(&self, model: &PixelCnn) -> Result<(), SampleError> {
         let c = &model.config;
         let want_levels = self.batch * c.values_per_image();
