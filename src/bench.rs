@@ -240,3 +240,108 @@ pub fn run_scoring_bench(
     }
     Ok(rows)
 }
+
+/// One case of [`run_fused_bench`]: the CPU engine's cached sampler against the fused GPU
+/// kernels on the same request.
+#[cfg(feature = "fused")]
+#[derive(Debug, Clone, Serialize)]
+pub struct FusedRow {
+    /// "full" (every pixel hidden) or "top half, scored" (a pool for a top-half hole with its
+    /// importance weights).
+    pub case: String,
+    pub batch: usize,
+    pub cpu_ms: f64,
+    pub fused_ms: f64,
+    /// cpu_ms / fused_ms.
+    pub ratio: f64,
+    /// Kernel launches of one fused completion per generated value.
+    pub dispatches_per_value: f64,
+    pub cpu_runs_ms: Vec<f64>,
+    pub fused_runs_ms: Vec<f64>,
+}
+
+/// The table of [`run_fused_bench`].
+#[cfg(feature = "fused")]
+pub fn fused_table(rows: &[FusedRow], adapter: &str, repeats: usize) -> String {
+    let mut out = format!(
+        "CPU engine (cached, flex) vs fused kernels on {adapter} (median of {repeats})\n{:<18} {:>6} {:>10} {:>10} {:>8} {:>16}\n",
+        "case", "batch", "cpu ms", "fused ms", "ratio", "dispatches/value"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:<18} {:>6} {:>10.1} {:>10.1} {:>7.2}× {:>16.3}\n",
+            r.case, r.batch, r.cpu_ms, r.fused_ms, r.ratio, r.dispatches_per_value
+        ));
+    }
+    out
+}
+
+/// Times full completions and scored top-half pools of each batch size on the CPU engine and
+/// with the fused kernels, alternated within each repeat.
+#[cfg(feature = "fused")]
+pub fn run_fused_bench(
+    model: &PixelCnn,
+    device: &Device,
+    gpu: &crate::fused::Gpu,
+    batches: &[usize],
+    repeats: usize,
+) -> Result<Vec<FusedRow>, crate::fused::FusedError> {
+    use crate::fused::{Extras, FusedModel, FusedSampler};
+    let fused = FusedModel::new(gpu, model)?;
+    let c = &model.config;
+    let (h, w) = (c.height, c.width);
+    let top_known: Vec<bool> = (0..h * w).map(|p| p >= (h / 2) * w).collect();
+    let mut rows = Vec::new();
+    for (case, known) in [("full", None), ("top half, scored", Some(top_known))] {
+        for &batch in batches {
+            let mut request = SampleRequest::unconditional(model, batch, 1.0, 1);
+            if let Some(k) = &known {
+                request.known = k.repeat(batch);
+            }
+            let scored = known.as_deref();
+            let cpu = || -> Result<(), SampleError> {
+                let mut sampler = match scored {
+                    Some(s) => CachedSampler::scoring(model, request.clone(), s, device)?,
+                    None => CachedSampler::new(model, request.clone(), device)?,
+                };
+                sampler.finish();
+                let _ = sampler.canvas().into_data();
+                Ok(())
+            };
+            let mut dispatches = 0;
+            let mut gpu_run = || -> Result<(), crate::fused::FusedError> {
+                let extras = Extras {
+                    scored,
+                    ..Extras::default()
+                };
+                let mut sampler = FusedSampler::new(&fused, request.clone(), extras)?;
+                sampler.step(usize::MAX);
+                futures_lite::future::block_on(sampler.canvas())?;
+                dispatches = sampler.dispatches();
+                Ok(())
+            };
+            cpu()?;
+            gpu_run()?;
+            let (mut cpu_runs_ms, mut fused_runs_ms) = (vec![], vec![]);
+            for _ in 0..repeats.max(1) {
+                cpu_runs_ms.push(timed(cpu)?);
+                let start = Instant::now();
+                gpu_run()?;
+                fused_runs_ms.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+            let values = request.hidden_positions(h, w).len() * c.channels;
+            let (cpu_ms, fused_ms) = (median(&cpu_runs_ms), median(&fused_runs_ms));
+            rows.push(FusedRow {
+                case: case.to_string(),
+                batch,
+                cpu_ms,
+                fused_ms,
+                ratio: cpu_ms / fused_ms,
+                dispatches_per_value: dispatches as f64 / values as f64,
+                cpu_runs_ms,
+                fused_runs_ms,
+            });
+        }
+    }
+    Ok(rows)
+}

@@ -1,5 +1,6 @@
 //! `pixelcnn bench`: naive against cached sampling on a shipped model; with `--scoring`, the
-//! importance weights of a pool from the sampling pass against a separate pass.
+//! importance weights of a pool from the sampling pass against a separate pass; with
+//! `--fused`, the CPU engine against the fused GPU kernels.
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -32,6 +33,10 @@ pub struct BenchArgs {
     /// importance weights summed in the sampling pass, against a separate forward pass.
     #[arg(long)]
     pub scoring: bool,
+    /// Instead: time the CPU engine against the fused GPU kernels (on the default wgpu
+    /// adapter) on full completions and on scored top-half pools of each --batch size.
+    #[arg(long, conflicts_with = "scoring")]
+    pub fused: bool,
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
@@ -40,6 +45,9 @@ pub fn run(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
     }
     let device = Device::flex();
     let (model, _manifest) = pixelcnn::weights::load_model(&args.model, &device)?;
+    if args.fused {
+        return run_fused(args, &model, &device);
+    }
     if args.scoring {
         let rows = run_scoring_bench(&model, &device, &args.batches, args.repeats)?;
         if args.json {
@@ -62,4 +70,26 @@ pub fn run(args: &BenchArgs) -> Result<(), Box<dyn Error>> {
         print!("{}", report.table());
     }
     Ok(())
+}
+
+#[cfg(feature = "fused")]
+fn run_fused(
+    args: &BenchArgs,
+    model: &pixelcnn::PixelCnn,
+    device: &Device,
+) -> Result<(), Box<dyn Error>> {
+    let gpu = futures_lite::future::block_on(pixelcnn::fused::Gpu::new())?;
+    let rows = pixelcnn::bench::run_fused_bench(model, device, &gpu, &args.batches, args.repeats)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        let table = pixelcnn::bench::fused_table(&rows, &gpu.adapter, args.repeats);
+        print!("{table}");
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "fused"))]
+fn run_fused(_: &BenchArgs, _: &pixelcnn::PixelCnn, _: &Device) -> Result<(), Box<dyn Error>> {
+    Err("this binary was built without the fused kernels; rebuild with `--features fused`".into())
 }
