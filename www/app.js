@@ -17,6 +17,7 @@
 
 import { Editor, TOOLS } from './editor.js';
 import { Engine } from './engine.js';
+import { defaultCandidates } from './backend-choice.js';
 import { Drawing } from './drawing.js';
 import { equalBytes } from './history.js';
 import { listenForImages } from './image-drop.js';
@@ -144,10 +145,24 @@ function backendLabel(name) {
   return name === 'webgpu' ? 'WebGPU' : name === 'cpu' ? 'CPU (wasm)' : name;
 }
 
+/**
+ * Until the visitor (or a shared scene) sets the pool size, it follows the engines: larger
+ * where WebGPU draws it as fast as the CPU draws the default.
+ */
+function useDefaultCandidates() {
+  if (state.candidatesSet) return;
+  const n = defaultCandidates(state.engine);
+  if (Number($('candidates').value) === n) return;
+  $('candidates').value = String(n);
+  const k = Number($('alternatives').value);
+  $('candidates-value').textContent = n < k ? `${k} (≥ alternatives)` : String(n);
+}
+
 /** The footer: which backend the next completion runs on, and why. */
 function describeBackends() {
   const { engine } = state;
   if (!engine) return;
+  useDefaultCandidates();
   // A completion runs its whole pool of candidates as one batch.
   const n = Math.max(Number($('alternatives').value), Number($('candidates').value));
   const { backend, reason } = engine.describe(n);
@@ -441,6 +456,8 @@ function wireControls() {
       $('candidates-value').textContent = n < k ? `${k} (≥ alternatives)` : String(n);
       describeBackends();
     };
+    // Before `show`: a pool the visitor set is never replaced by the default.
+    if (id === 'candidates') input.addEventListener('input', () => { state.candidatesSet = true; });
     input.addEventListener('input', show);
     show();
   }
@@ -817,6 +834,7 @@ function applyScene(scene) {
   $('temperature').value = String(scene.temperature);
   $('alternatives').value = String(scene.alternatives);
   $('candidates').value = String(scene.candidates);
+  state.candidatesSet = true;
   $('seed').value = String(scene.seed);
   for (const id of ['temperature', 'alternatives', 'candidates']) $(id).dispatchEvent(new Event('input'));
   state.drawing.change((editor) => editor.restore(drawing.pixels, drawing.known), { label: scene.label === null ? '' : String(scene.label) });
@@ -1050,7 +1068,7 @@ async function runBench() {
       for (const row of report.rows) {
         if (report.dispatches != null) {
           const runs = options.repeats ?? 1;
-          row.dispatchesPerPixel = Math.round(report.dispatches / (1 + runs * row.pixels));
+          row.dispatchesPerPixel = Math.round(100 * report.dispatches / (1 + runs * row.pixels)) / 100;
         }
         rows.push(row);
       }

@@ -2,9 +2,10 @@
 // (a second module, fetched only when it is used). Pure functions, so that the choice can be
 // tested with any adapter and any timings (tests/e2e/backend-choice.test.mjs).
 //
-// A small model costs each generated value a round of small GPU dispatches, so WebGPU is not
-// faster on every device: on a hardware adapter the page times both engines once (a few rows
-// at the batch sizes it uses), keeps the timings in localStorage, and picks per batch size.
+// The WebGPU engine runs each generated value as one kernel dispatch, and a dispatch costs a
+// fixed overhead before any work, so WebGPU is not faster on every device (nor at every batch
+// size): on a hardware adapter the page times both engines once (a few rows at the batch
+// sizes it uses), keeps the timings in localStorage, and picks per batch size.
 
 /** Batch sizes timed by a calibration: the page's range of candidates (1..64). */
 export const CALIBRATION_BATCHES = [1, 4, 16, 28, 64];
@@ -101,6 +102,19 @@ export function chooseBackend({ preference = 'auto', adapter, calibration, batch
     return { backend: 'webgpu', reason: `${(row.cpuMs / row.webgpuMs).toFixed(1)}× faster than CPU at ${at} on this device` };
   }
   return { backend: 'cpu', reason: `${(row.webgpuMs / row.cpuMs).toFixed(1)}× faster than WebGPU at ${at} on this device` };
+}
+
+/**
+ * The pool a completion draws by default: the CPU's default, or `larger` where the
+ * calibration says WebGPU draws that many candidates no slower than the CPU draws the default
+ * (a larger pool fits the known pixels better, at no more than the CPU's time).
+ */
+export function defaultCandidates({ preference = 'auto', adapter, calibration }, { cpuDefault = 28, larger = 64 } = {}) {
+  if (!calibration) return cpuDefault;
+  if (chooseBackend({ preference, adapter, calibration, batch: larger }).backend !== 'webgpu') return cpuDefault;
+  const big = rowFor(calibration, larger);
+  const small = rowFor(calibration, cpuDefault);
+  return big.webgpuMs <= small.cpuMs ? larger : cpuDefault;
 }
 
 /** Whether the WebGPU module is needed at all: never without a hardware adapter (or ?backend=webgpu). */

@@ -151,11 +151,23 @@ impl Engine {
             let job = job
                 .as_mut()
                 .ok_or_else(|| js_err("benchmark: completion vanished"))?;
-            let completion = job.run.completion();
-            completion.step(pixels);
-            completion.canvas()
+            match job.run.completion() {
+                Some(completion) => {
+                    completion.step(pixels);
+                    Some(completion.canvas())
+                }
+                None => None,
+            }
         };
-        read_levels(canvas).await.map_err(js_err)?;
+        match canvas {
+            Some(canvas) => {
+                read_levels(canvas).await.map_err(js_err)?;
+            }
+            None => {
+                // On the fused kernels the same run, stepped through `step`.
+                self.step(pixels).await?;
+            }
+        }
         Ok(())
     }
 }

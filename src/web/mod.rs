@@ -17,6 +17,8 @@
 
 mod api;
 mod benchmark;
+#[cfg(feature = "fused")]
+mod fused_run;
 mod platform;
 
 use std::cell::{Cell, RefCell};
@@ -77,13 +79,19 @@ const MAX_ALTERNATIVES: usize = 64;
 enum Run {
     Plain(Box<dyn Completion>),
     Importance(Box<ImportanceCompletion>),
+    /// On the fused WebGPU kernels (the WebGPU engine's cached sampler).
+    #[cfg(feature = "fused")]
+    Fused(Box<fused_run::FusedRun>),
 }
 
 impl Run {
-    fn completion(&mut self) -> &mut dyn Completion {
+    /// The completion of a run on burn's ops; None on the fused kernels.
+    fn completion(&mut self) -> Option<&mut dyn Completion> {
         match self {
-            Run::Plain(c) => c.as_mut(),
-            Run::Importance(c) => c.as_mut(),
+            Run::Plain(c) => Some(c.as_mut()),
+            Run::Importance(c) => Some(c.as_mut()),
+            #[cfg(feature = "fused")]
+            Run::Fused(_) => None,
         }
     }
 }
@@ -106,6 +114,24 @@ pub struct Engine {
     cancelled_job: Cell<bool>,
     /// Bumped by every `start` and `cancel`, so a frame read back meanwhile knows it is stale.
     generation: Rc<Cell<u64>>,
+    /// The WebGPU engine's kernels for the loaded model: its cached sampler runs on them.
+    #[cfg(feature = "fused")]
+    kernels: Kernels,
+}
+
+/// Whether the WebGPU engine runs its cached sampler on the fused kernels. Off: in Chrome
+/// (its own WGSL compiler) they give other pixels and scores than the CPU engine, while
+/// natively (naga, on lavapipe and on SwiftShader alike) they match it exactly; until the
+/// browser's equivalence check (the e2e middle-band test) passes, burn's ops run.
+#[cfg(feature = "fused")]
+const FUSED_IN_BROWSER: bool = false;
+
+/// The fused kernels' device and the loaded model on it.
+#[cfg(feature = "fused")]
+#[derive(Default)]
+struct Kernels {
+    gpu: Option<crate::fused::Gpu>,
+    model: RefCell<Option<crate::fused::FusedModel>>,
 }
 
 #[wasm_bindgen]
@@ -117,9 +143,18 @@ impl Engine {
             String,
         >,
     ) -> Result<Engine, JsError> {
+        #[cfg(feature = "fused")]
+        let mut kernels = Kernels::default();
         let (backend, device) = match backend.as_deref().unwrap_or("cpu") {
             "cpu" => (BackendName::Cpu, Device::flex()),
-            "webgpu" => (BackendName::Webgpu, webgpu_device().await.map_err(js_err)?),
+            "webgpu" => {
+                let device = webgpu_device().await.map_err(js_err)?;
+                #[cfg(feature = "fused")]
+                if FUSED_IN_BROWSER {
+                    kernels.gpu = Some(crate::fused::Gpu::new().await.map_err(js_err)?);
+                }
+                (BackendName::Webgpu, device)
+            }
             other => {
                 return Err(js_err(format!(
                     "unknown backend \"{other}\": use \"cpu\" or \"webgpu\""
@@ -134,6 +169,8 @@ impl Engine {
             job: RefCell::new(None),
             cancelled_job: Cell::new(false),
             generation: Rc::new(Cell::new(0)),
+            #[cfg(feature = "fused")]
+            kernels,
         })
     }
 
@@ -149,6 +186,15 @@ impl Engine {
         let (model, manifest) = load_model(&manifest_json, &weights, &self.device)
             .map_err(|e| js_err(format!("cannot load the model from {manifest_url}: {e}")))?;
         self.cancel();
+        #[cfg(feature = "fused")]
+        if let Some(gpu) = &self.kernels.gpu {
+            // The kernels' weights are packed on the CPU (a WebGPU tensor cannot be read
+            // synchronously): the same bytes, loaded once more on flex.
+            let (cpu_model, _) = load_model(&manifest_json, &weights, &Device::flex())
+                .map_err(|e| js_err(format!("cannot load the model from {manifest_url}: {e}")))?;
+            // A model the kernels cannot hold runs on burn's ops instead.
+            *self.kernels.model.borrow_mut() = crate::fused::FusedModel::new(gpu, &cpu_model).ok();
+        }
         *self.canvas.borrow_mut() = None;
         *self.model.borrow_mut() = Some(model);
         Ok(ModelInfo { manifest })
@@ -256,6 +302,29 @@ impl Engine {
                 }),
             };
             let model = self.model().map_err(js_err)?;
+            #[cfg(feature = "fused")]
+            if let Some(kernels) = self.kernels.model.borrow().as_ref()
+                && options.sampler.unwrap_or_default() == SamplerName::Cached
+            {
+                let plan = crate::importance::PoolPlan::new(&model, request)
+                    .map_err(|e| js_err(format!("start: {e}")))?;
+                let info = Plan {
+                    backend: self.backend,
+                    order: plan.order.name(),
+                    order_index: plan.order.index(),
+                    candidates: plan.pool_size,
+                    ranked: plan.ranked,
+                    pool_units: 0,
+                    generated: generated(plan.order),
+                };
+                let run = fused_run::FusedRun::pool(kernels, plan).map_err(js_err)?;
+                let info = Plan {
+                    pool_units: run.progress().1,
+                    ..info
+                };
+                self.install(Run::Fused(Box::new(run)));
+                return to_js(&info);
+            }
             let completion = ImportanceCompletion::new(&model, request, &self.device)
                 .map_err(|e| js_err(format!("start: {e}")))?;
             let plan = Plan {
@@ -308,15 +377,24 @@ impl Engine {
         if self.job.borrow().is_none() && self.cancelled_job.get() {
             return Ok(Frame::stale());
         }
+        #[cfg(feature = "fused")]
+        if matches!(
+            self.job.borrow().as_ref().map(|j| &j.run),
+            Some(Run::Fused(_))
+        ) {
+            return self.step_fused(pixels, generation).await;
+        }
         let (pending_weights, shared) = {
             let mut job = self.job.borrow_mut();
             let job = job
                 .as_mut()
                 .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
-            job.run.completion().step(pixels.max(1));
+            if let Some(completion) = job.run.completion() {
+                completion.step(pixels.max(1));
+            }
             match &job.run {
                 Run::Importance(c) => (c.log_weights(), c.is_shared()),
-                Run::Plain(_) => (None, false),
+                _ => (None, false),
             }
         };
         let mut log_weights = None;
@@ -346,9 +424,12 @@ impl Engine {
                     c.scores().map(<[f64]>::to_vec),
                     c.ranks().filter(|_| shared).map(<[usize]>::to_vec),
                 ),
-                Run::Plain(_) => (None, None),
+                _ => (None, None),
             };
-            let completion = job.run.completion();
+            let completion = job
+                .run
+                .completion()
+                .ok_or_else(|| js_err("step: the completion changed backend"))?;
             let (done, total) = completion.progress();
             (completion.canvas(), done, total, scores, ranks)
         };
@@ -378,6 +459,10 @@ impl Engine {
     pub fn choose(&self, log_weights: &[f32]) -> Result<(), JsError> {
         match self.job.borrow_mut().as_mut().map(|j| &mut j.run) {
             Some(Run::Importance(c)) if c.awaiting_choice() => {
+                c.choose(log_weights).map_err(|e| js_err(e.to_string()))
+            }
+            #[cfg(feature = "fused")]
+            Some(Run::Fused(c)) if c.awaiting_choice() => {
                 c.choose(log_weights).map_err(|e| js_err(e.to_string()))
             }
             _ => Err(js_err(
@@ -498,12 +583,83 @@ impl Engine {
         sampler: SamplerName,
         order: Order,
     ) -> Result<usize, JsError> {
+        #[cfg(feature = "fused")]
+        if let Some(kernels) = self.kernels.model.borrow().as_ref()
+            && sampler == SamplerName::Cached
+        {
+            let run = fused_run::FusedRun::plain(kernels, request, order).map_err(js_err)?;
+            let units = run.progress().1;
+            self.install(Run::Fused(Box::new(run)));
+            return Ok(units);
+        }
         let model = self.model().map_err(js_err)?;
         let inner = make_sampler(sampler, &model, request, &self.device).map_err(js_err)?;
         let completion = Box::new(Framed { inner, order });
         let units = completion.progress().1;
         self.install(Run::Plain(completion));
         Ok(units)
+    }
+
+    /// `step` for a completion on the fused kernels: the same frames, read from the GPU.
+    #[cfg(feature = "fused")]
+    async fn step_fused(&self, pixels: usize, generation: u64) -> Result<Frame, JsError> {
+        let stale = || self.generation.get() != generation;
+        let with_run = |f: &mut dyn FnMut(&mut fused_run::FusedRun)| {
+            if let Some(Job {
+                run: Run::Fused(run),
+            }) = self.job.borrow_mut().as_mut()
+            {
+                f(run);
+            }
+        };
+        let mut weights_read = None;
+        with_run(&mut |run| {
+            run.step(pixels.max(1));
+            weights_read = run.wants_weights().then(|| run.read_weights());
+        });
+        let mut log_weights = None;
+        if let Some(read) = weights_read {
+            let weights = read.await.map_err(js_err)?.unwrap_or_default();
+            if stale() {
+                return Ok(Frame::stale());
+            }
+            let mut chosen = Ok(());
+            with_run(&mut |run| {
+                if run.is_shared() {
+                    run.await_choice();
+                    log_weights = Some(weights.clone());
+                } else {
+                    chosen = run.choose(&weights);
+                }
+            });
+            chosen.map_err(js_err)?;
+        }
+        let mut canvas_read = None;
+        with_run(&mut |run| canvas_read = Some(run.read_canvas()));
+        let canvas = canvas_read
+            .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?
+            .await
+            .map_err(js_err)?;
+        if stale() {
+            return Ok(Frame::stale());
+        }
+        let config = self.config().map_err(js_err)?;
+        let mut frame = None;
+        with_run(&mut |run| {
+            let (done, total) = run.progress();
+            let shown = run.frame(&canvas, config.height, config.width);
+            frame = Some(Frame {
+                done,
+                total,
+                batch: shown.batch,
+                cancelled: false,
+                pixels: shown.pixels,
+                scores: shown.scores,
+                ranks: shown.ranks,
+                log_weights: log_weights.clone(),
+            });
+        });
+        Ok(frame.unwrap_or_else(Frame::stale))
     }
 
     /// Replaces any completion in progress by `run`.

@@ -262,8 +262,7 @@ for (const backend of BACKENDS) {
       await page.screenshot({ path: join(OUT, `complete-${backend}.png`), fullPage: true });
     });
 
-    // A 3-row hole: SwiftShader emulates the GPU on the CPU, and each pixel costs a round of
-    // dispatches whatever the batch size.
+    // A 3-row hole: SwiftShader emulates the GPU on the CPU, so WebGPU runs keep holes small.
     test('same seed gives the same pixels, another seed others', async (t) => {
       const app = await openReady(t, browser, { backend });
       const { page } = app;
