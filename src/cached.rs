@@ -100,9 +100,7 @@ impl CachedSampler {
         let (b, h, w) = (request.batch, c.height, c.width);
         request.check_scored(scored, h, w)?;
         let mut sampler = Self::new(model, request, device)?;
-        let rows: Vec<usize> = (0..h)
-            .filter(|&r| scored[r * w..(r + 1) * w].iter().any(|&s| s))
-            .collect();
+        let rows = SampleRequest::scored_rows(scored, w);
         let mask: Vec<f32> = scored.iter().map(|&s| f32::from(u8::from(s))).collect();
         sampler.source.scores = Some(RowScores {
             mask: Tensor::from_data(TensorData::new(mask, [1, 1, h, w]), device),

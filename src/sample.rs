@@ -90,6 +90,17 @@ impl SampleRequest {
         Ok(())
     }
 
+    /// The rows ([H, W] row-major `scored`, `width` columns) holding a scored position, in
+    /// order: the rows a scoring sampler runs its head over.
+    pub fn scored_rows(scored: &[bool], width: usize) -> Vec<usize> {
+        scored
+            .chunks(width)
+            .enumerate()
+            .filter(|(_, row)| row.iter().any(|&s| s))
+            .map(|(r, _)| r)
+            .collect()
+    }
+
     pub fn check(&self, model: &PixelCnn) -> Result<(), SampleError> {
         let c = &model.config;
         let want_levels = self.batch * c.values_per_image();

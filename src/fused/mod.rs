@@ -302,9 +302,7 @@ impl FusedSampler {
             }
             None => vec![false; h * w],
         };
-        let score_rows = (0..h)
-            .filter(|&r| score_mask[r * w..(r + 1) * w].iter().any(|&s| s))
-            .collect();
+        let score_rows = SampleRequest::scored_rows(&score_mask, w);
         let mut inputs: Vec<f32> = score_mask.iter().map(|&s| f32::from(u8::from(s))).collect();
         inputs.extend(request.known.iter().map(|&k| f32::from(u8::from(k))));
         let noise_values = noise_capacity(&request, config);
