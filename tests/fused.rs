@@ -192,3 +192,36 @@ fn one_dispatch_per_value() {
         sampler.dispatches()
     );
 }
+
+/// The shipped digit model, on the page's first test digit with rows 10–17 hidden (the
+/// e2e middle-band case): its full size (28×28, 64 channels, a 7×7 first layer, a head of
+/// 256) exercises loop trip counts and workgroup sizes the small models above do not.
+#[test]
+fn shipped_digit_model_fused_equals_cached() {
+    let gpu = gpu();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (model, _) =
+        pixelcnn::weights::load_model(&root.join("www/models/mnist.json"), &Device::flex())
+            .expect("shipped model loads");
+    let cfg = &model.config;
+    let (h, w) = (cfg.height, cfg.width);
+    let digit: Vec<f32> = common::page_test_image("mnist-digits.json", 0)
+        .into_iter()
+        .map(f32::from)
+        .collect();
+    let known: Vec<bool> = (0..h * w).map(|p| !(10..18).contains(&(p / w))).collect();
+    for temperature in [0.0, 1.0] {
+        let batch = 2;
+        let req = SampleRequest {
+            batch,
+            levels: digit.repeat(batch),
+            known: known.repeat(batch),
+            temperature,
+            seed: 3,
+            first_item: 0,
+            labels: None,
+            order: 0,
+        };
+        check(&gpu, &model, req);
+    }
+}

@@ -159,11 +159,16 @@ fn stage_horizontal(b: u32, l: u32, row: u32, t: u32) {
     }
 }
 
+// Accumulator arrays are zeroed by an explicit initializer, never by a bare `var` declaration:
+// WGSL zeroes a bare one each time the declaration runs, but Chrome on SwiftShader keeps a
+// bare array declared in a loop from one iteration to the next (every layer after the first
+// then starts from the previous layer's sums), while naga zeroes it as the spec says.
+
 // For every column col of the row and outputs 4q..4q+3, Σ_j row_in[col·stride + j] ·
 // weights[base4·4 + j·D + 4q..] over j < len: one accumulator per column, so each weight is
 // loaded once per row.
 fn row_dots(stride: u32, len: u32, base4: u32, q: u32) -> array<vec4<f32>, WIDTH> {
-    var acc: array<vec4<f32>, WIDTH>;
+    var acc = array<vec4<f32>, WIDTH>();
     for (var j = 0u; j < len; j++) {
         let w = weights4[base4 + j * D4 + q];
         for (var col = 0u; col < WIDTH; col++) {
@@ -219,7 +224,7 @@ fn vertical_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
         }
         // The row terms: every column's v_pre times the link, one weight load per row.
         for (var q = t; q < D4; q += WG) {
-            var acc: array<vec4<f32>, WIDTH>;
+            var acc = array<vec4<f32>, WIDTH>();
             if (r >= 0) {
                 for (var j = 0u; j < D; j++) {
                     let w = weights4[LINK[l] / 4u + j * D4 + q];
@@ -277,7 +282,7 @@ fn horizontal_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invoca
         }
         barrier();
         for (var q = t; q < N4; q += WG) {
-            var acc: array<vec4<f32>, WIDTH>;
+            var acc = array<vec4<f32>, WIDTH>();
             for (var j = 0u; j < N; j++) {
                 let w = weights4[OUTPUT[l] / 4u + j * N4 + q];
                 for (var col = 0u; col < WIDTH; col++) {
