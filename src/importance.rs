@@ -215,6 +215,17 @@ impl PoolPlan {
         Ok(self.held(&picks, &weights))
     }
 
+    /// The candidates (indices within the share) a frame shows: once chosen, the picks this
+    /// share holds, or its first candidate when it holds none (its ranks are then empty);
+    /// before that, its first K.
+    pub fn shown(&self, picks: Option<&Picks>) -> Vec<usize> {
+        match picks {
+            Some(p) if p.held.is_empty() => vec![0],
+            Some(p) => p.held.clone(),
+            None => (0..self.alternatives.min(self.share.count)).collect(),
+        }
+    }
+
     /// The alternatives of a pool that nothing ranks: its first K, score 0.
     pub fn unranked(&self) -> Picks {
         let k = self.alternatives;
@@ -245,12 +256,8 @@ enum Phase {
     Pool,
     /// Pool drawn and scored; waiting for [`ImportanceCompletion::choose`].
     Scored { log_weights: Tensor<1> },
-    /// Alternatives chosen: those this share holds, with their canvas [M, C, H, W] (None
-    /// when it holds none).
-    Chosen {
-        canvas: Option<Tensor<4>>,
-        picks: Picks,
-    },
+    /// Alternatives chosen: those this share holds.
+    Chosen { picks: Picks },
 }
 
 /// A completion of one canvas whose alternatives are importance-resampled from a pool.
@@ -336,16 +343,9 @@ impl ImportanceCompletion {
         Ok(())
     }
 
-    /// Keeps the picks this share holds, with their canvases.
+    /// Keeps the picks this share holds.
     fn finish_with(&mut self, picks: Picks) {
-        let device = self.pool.state.canvas.device();
-        let index: Vec<i64> = picks.held.iter().map(|&i| i as i64).collect();
-        let canvas = (!index.is_empty()).then(|| {
-            let index =
-                Tensor::<1, Int>::from_data(TensorData::new(index, [picks.held.len()]), &device);
-            self.pool.canvas().select(0, index)
-        });
-        self.phase = Phase::Chosen { canvas, picks };
+        self.phase = Phase::Chosen { picks };
     }
 
     /// Scores of the chosen alternatives this share holds (log w in nats; all K, best first,
@@ -407,18 +407,17 @@ impl Completion for ImportanceCompletion {
     /// in the image's own frame. A share that holds none of the chosen ones shows its first
     /// candidate ([`ImportanceCompletion::ranks`] is then empty).
     fn canvas(&self) -> Tensor<4> {
-        let framed = match &self.phase {
-            Phase::Chosen {
-                canvas: Some(canvas),
-                ..
-            } => canvas.clone(),
-            Phase::Chosen { canvas: None, .. } => self.pool.canvas().narrow(0, 0, 1),
-            _ => {
-                let k = self.plan.alternatives.min(self.plan.share.count);
-                self.pool.canvas().narrow(0, 0, k)
-            }
+        let picks = match &self.phase {
+            Phase::Chosen { picks } => Some(picks),
+            _ => None,
         };
-        self.plan.order.unapply(framed)
+        let shown: Vec<i64> = self.plan.shown(picks).iter().map(|&i| i as i64).collect();
+        let pool = self.pool.canvas();
+        let index = Tensor::<1, Int>::from_data(
+            TensorData::new(shown.clone(), [shown.len()]),
+            &pool.device(),
+        );
+        self.plan.order.unapply(pool.select(0, index))
     }
 }
 

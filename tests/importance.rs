@@ -10,7 +10,7 @@ use burn::module::Param;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use pixelcnn::cached::CachedSampler;
 use pixelcnn::importance::{
-    ImportanceCompletion, ImportanceRequest, PoolShare, choose_without_replacement,
+    ImportanceCompletion, ImportanceRequest, PoolPlan, PoolShare, choose_without_replacement,
     effective_sample_size,
 };
 use pixelcnn::model::{Condition, MaskedConv};
@@ -428,4 +428,49 @@ fn a_share_outside_the_pool_is_an_error() {
             .expect("rejected");
         assert!(err.to_string().contains("share of the pool"), "{err}");
     }
+}
+
+/// What a frame shows, for both engines: the first K candidates of a share before the choice,
+/// then the picks it holds, or its first candidate when it holds none.
+#[test]
+fn a_frame_shows_the_first_candidates_then_the_picks_a_share_holds() {
+    let device = Device::flex();
+    let model = informative_model(&device);
+    let share = Some(PoolShare { first: 6, count: 3 });
+    let plan = PoolPlan::new(
+        &model,
+        ImportanceRequest {
+            share,
+            ..request(4, 12, 5)
+        },
+    )
+    .expect("plan");
+    assert_eq!(
+        plan.shown(None),
+        [0, 1, 2],
+        "min(K, share) before the choice"
+    );
+    // Four candidates are possible (0, 1, 2 and 7), so those are the four picks.
+    let weights: Vec<f32> = (0..12)
+        .map(|i| {
+            if i < 3 || i == 7 {
+                0.0
+            } else {
+                f32::NEG_INFINITY
+            }
+        })
+        .collect();
+    let picks = plan.pick(&weights).expect("picks");
+    assert_eq!(picks.held, [1], "pool index 7 is this share's second");
+    assert_eq!(plan.shown(Some(&picks)), [1]);
+    let far: Vec<f32> = (0..12)
+        .map(|i| if i < 4 { 0.0 } else { f32::NEG_INFINITY })
+        .collect();
+    let none = plan.pick(&far).expect("picks");
+    assert!(none.held.is_empty() && none.ranks.is_empty());
+    assert_eq!(
+        plan.shown(Some(&none)),
+        [0],
+        "a share holding no pick shows its first"
+    );
 }

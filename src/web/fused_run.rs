@@ -124,19 +124,13 @@ impl FusedRun {
     /// first K candidates of the pool; every image moved back to the image's frame.
     pub fn frame(&self, canvas: &[f32], height: usize, width: usize) -> FusedFrame {
         let per_image = canvas.len() / self.sampler.batch().max(1);
-        let (shown, scores, ranks): (Vec<usize>, _, _) = match (&self.pool, &self.picks) {
-            (Some(_), Some(p)) if p.held.is_empty() => (vec![0], None, Some(vec![])),
-            (Some(_), Some(p)) => (
-                p.held.clone(),
-                Some(p.scores.clone()),
-                Some(p.ranks.clone()),
+        let (shown, scores, ranks) = match &self.pool {
+            Some(plan) => (
+                plan.shown(self.picks.as_ref()),
+                self.picks.as_ref().map(|p| p.scores.clone()),
+                self.picks.as_ref().map(|p| p.ranks.clone()),
             ),
-            (Some(plan), None) => (
-                (0..plan.alternatives.min(plan.share.count)).collect(),
-                None,
-                None,
-            ),
-            (None, _) => ((0..self.sampler.batch()).collect(), None, None),
+            None => ((0..self.sampler.batch()).collect(), None, None),
         };
         let ranks = ranks.filter(|_| self.is_shared());
         let framed: Vec<u8> = shown
