@@ -119,13 +119,6 @@ pub struct Engine {
     kernels: Kernels,
 }
 
-/// Whether the WebGPU engine runs its cached sampler on the fused kernels. Off: in Chrome
-/// (its own WGSL compiler) they give other pixels and scores than the CPU engine, while
-/// natively (naga, on lavapipe and on SwiftShader alike) they match it exactly; until the
-/// browser's equivalence check (the e2e middle-band test) passes, burn's ops run.
-#[cfg(feature = "fused")]
-const FUSED_IN_BROWSER: bool = false;
-
 /// The fused kernels' device and the loaded model on it.
 #[cfg(feature = "fused")]
 #[derive(Default)]
@@ -149,9 +142,10 @@ impl Engine {
             "cpu" => (BackendName::Cpu, Device::flex()),
             "webgpu" => {
                 let device = webgpu_device().await.map_err(js_err)?;
+                // Where the kernels' device cannot be had, the cached sampler runs on burn's ops.
                 #[cfg(feature = "fused")]
-                if FUSED_IN_BROWSER {
-                    kernels.gpu = Some(crate::fused::Gpu::new().await.map_err(js_err)?);
+                {
+                    kernels.gpu = crate::fused::Gpu::new().await.ok();
                 }
                 (BackendName::Webgpu, device)
             }
