@@ -412,11 +412,9 @@ impl Completion for ImportanceCompletion {
             _ => None,
         };
         let shown: Vec<i64> = self.plan.shown(picks).iter().map(|&i| i as i64).collect();
+        let n = shown.len();
         let pool = self.pool.canvas();
-        let index = Tensor::<1, Int>::from_data(
-            TensorData::new(shown.clone(), [shown.len()]),
-            &pool.device(),
-        );
+        let index = Tensor::<1, Int>::from_data(TensorData::new(shown, [n]), &pool.device());
         self.plan.order.unapply(pool.select(0, index))
     }
 }
