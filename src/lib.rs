@@ -11,6 +11,7 @@ pub mod error;
 pub mod mask;
 pub mod model;
 pub mod order;
+pub mod progress;
 
 pub use config::{CONFIG_VERSION, PixelCnnConfig};
 pub use model::PixelCnn;

@@ -604,40 +604,35 @@ async function run(kind) {
     app.dataset.order = plan.order;
     // The engine ranks candidates only when known pixels follow the hole in the order it
     // generates in; it scores them as it draws them.
-    const { ranked, candidates: pool, poolUnits: poolTotal } = plan;
+    const { ranked, candidates: pool } = plan;
     state.results.reset(opts.alternatives, info, known, plan.generated);
     const on = backendLabel(plan.backend) + (plan.workers > 1 ? ` × ${plan.workers} workers` : '');
     const t0 = performance.now();
-    let done = 0;
     // Pixels per step, sized so that one step (engine work + its readback, in the worker) takes
     // about STEP_BUDGET_MS: the alternatives grow at animation speed and Stop acts at once.
     let perStep = 1;
+    let phase = 'drawing';
+    let drawn = 0;
     for (;;) {
       // Stop (or a newer run) may have come while we yielded: the engine has dropped our job.
       if (state.running !== id) return;
-      let pixelsThisStep = perStep;
-      const left = poolTotal - done;
-      if (ranked && left <= perStep) {
-        // The step that draws the pool's last pixel also scores the known rows after the hole,
-        // one longer call the page cannot animate: stop one pixel short, then say so first.
-        if (left > 1) {
-          pixelsThisStep = left - 1;
-        } else {
-          $('status').textContent = `Scoring ${pool} candidates against the rest of the drawing… ` +
-            `${((performance.now() - t0) / 1000).toFixed(1)} s on ${on}`;
-          await nextFrame();
-          await nextFrame(); // the first resolves before the paint, the second after it
-          if (state.running !== id) return;
-        }
+      if (phase === 'scoring') {
+        // The next step also scores the pool against the rest of the drawing: say so first.
+        $('status').textContent = `Scoring ${pool} candidates against the rest of the drawing… ` +
+          `${((performance.now() - t0) / 1000).toFixed(1)} s on ${on}`;
+        await nextFrame();
+        await nextFrame(); // the first resolves before the paint, the second after it
+        if (state.running !== id) return;
       }
       const t = performance.now();
-      const frame = await engine.step(pixelsThisStep);
+      const frame = await engine.step(perStep);
       const dt = performance.now() - t; // engine time only (the paint below is not counted)
       if (state.running !== id || frame.cancelled) return;
       const data = frame.pixels;
-      const total = frame.total;
-      done = frame.done;
-      const finished = frame.finished;
+      const { total, done, finished } = frame;
+      const steppedPixels = done - drawn;
+      drawn = done;
+      phase = frame.phase;
       const scores = finished && ranked ? Array.from(frame.scores ?? []) : null;
       state.lastFrame = { done, total, batch: frame.batch, pixels: data, scores };
       state.results.show(frame, data);
@@ -646,13 +641,13 @@ async function run(kind) {
       const seconds = (performance.now() - t0) / 1000;
       const direction = plan.orderIndex === 0 ? '' : `, ${plan.order}`;
       $('status').textContent = ranked
-        ? `Drawing ${pool} candidates: ${done} / ${poolTotal} pixels${direction} · ${seconds.toFixed(1)} s on ${on}`
+        ? `Drawing ${pool} candidates: ${done} / ${total} pixels${direction} · ${seconds.toFixed(1)} s on ${on}`
         : `${done} / ${total} pixels${direction} · ${seconds.toFixed(1)} s on ${on}`;
       if (finished) {
         finish({ kind, opts, plan, data, scores, seconds, on });
         break;
       }
-      if (pixelsThisStep === perStep) perStep = nextStepSize(perStep, dt);
+      if (steppedPixels === perStep) perStep = nextStepSize(perStep, dt);
     }
   } catch (err) {
     if (state.running === id) showError(err);

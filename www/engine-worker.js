@@ -34,18 +34,8 @@ const methods = {
     await module.default(options.wasmModule ? { module_or_path: options.wasmModule } : undefined);
     engine = await module.Engine.create(backend);
   },
-  async loadModel(url) {
-    const info = await engine.loadModel(url);
-    try {
-      return {
-        name: info.name, width: info.width, height: info.height, channels: info.channels,
-        levels: info.levels, classes: info.classes, params: info.params,
-        testNllNats: info.testNllNats, dataset: info.dataset, sha256: info.sha256,
-        orders: info.orders,
-      };
-    } finally {
-      info.free();
-    }
+  loadModel(url) {
+    return engine.loadModel(url);
   },
   setCanvas(pixels, known) {
     engine.setCanvas(pixels, known);
@@ -53,17 +43,8 @@ const methods = {
   start(options) {
     return engine.start(options);
   },
-  async step(pixels) {
-    const frame = await engine.step(pixels);
-    try {
-      return {
-        done: frame.done, total: frame.total, batch: frame.batch, finished: frame.finished,
-        cancelled: frame.cancelled, pixels: frame.pixels, scores: frame.scores ?? null,
-        ranks: frame.ranks ?? null, logWeights: frame.logWeights ?? null,
-      };
-    } finally {
-      frame.free();
-    }
+  step(pixels) {
+    return engine.step(pixels);
   },
   choose(logWeights) {
     engine.choose(logWeights);

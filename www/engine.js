@@ -62,7 +62,7 @@ export function mergeFrames(frames, alternatives, values) {
       pixels.set(f.pixels.subarray(0, take), at);
       at += take;
     }
-    return { ...base, batch, finished: false, pixels, scores: null };
+    return { ...base, phase: frames[0].phase, batch, finished: false, pixels, scores: null };
   }
   const pixels = new Uint8Array(alternatives * values);
   const scores = new Array(alternatives).fill(NaN);
@@ -72,7 +72,7 @@ export function mergeFrames(frames, alternatives, values) {
       scores[rank] = f.scores[j];
     });
   }
-  return { ...base, batch: alternatives, finished: true, pixels, scores };
+  return { ...base, phase: 'done', batch: alternatives, finished: true, pixels, scores };
 }
 
 /** One worker running one engine module; calls are promises matched to replies by id. */
@@ -275,8 +275,11 @@ export class Engine extends EventTarget {
   }
 
   /** Runs the completion to the end; resolves to the last frame. */
-  sample() {
-    return this.step(2 ** 31);
+  async sample() {
+    for (;;) {
+      const frame = await this.step(2 ** 31);
+      if (frame.finished || frame.cancelled) return frame;
+    }
   }
 
   /** Drops the completion in progress; a `step` awaiting it resolves as cancelled. */

@@ -1,11 +1,12 @@
 //! What the page sees of the engine: the options and results it exchanges as plain objects
 //! (their TypeScript derived from these structs by tsify, doc comments included), the backend
-//! and sampler names, the model's description and one frame of a completion.
+//! and sampler names, the model's description and one frame of a completion; every one of them
+//! reaches JS as a plain object.
 
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
-use wasm_bindgen::prelude::*;
 
+use crate::progress::Phase;
 use crate::weights::Manifest;
 
 /// The backend an engine runs on: each engine (and each worker of www/engine.js) has one.
@@ -35,133 +36,80 @@ impl SamplerName {
 }
 
 /// What the page needs to know about a loaded model.
-#[wasm_bindgen]
-#[derive(Clone)]
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
 pub struct ModelInfo {
-    pub(super) manifest: Manifest,
-}
-
-#[wasm_bindgen]
-impl ModelInfo {
-    #[wasm_bindgen(getter)]
-    pub fn name(&self) -> String {
-        self.manifest.name.clone()
-    }
-    #[wasm_bindgen(getter)]
-    pub fn width(&self) -> usize {
-        self.manifest.config.width
-    }
-    #[wasm_bindgen(getter)]
-    pub fn height(&self) -> usize {
-        self.manifest.config.height
-    }
-    #[wasm_bindgen(getter)]
-    pub fn channels(&self) -> usize {
-        self.manifest.config.channels
-    }
+    name: String,
+    width: usize,
+    height: usize,
+    channels: usize,
     /// Levels per channel (2 = binary pixels).
-    #[wasm_bindgen(getter)]
-    pub fn levels(&self) -> usize {
-        self.manifest.config.levels
-    }
+    levels: usize,
     /// Number of classes; 0 = unconditional.
-    #[wasm_bindgen(getter)]
-    pub fn classes(&self) -> usize {
-        self.manifest.config.classes
-    }
+    classes: usize,
     /// Trainable parameters.
-    #[wasm_bindgen(getter)]
-    pub fn params(&self) -> usize {
-        self.manifest.params
-    }
+    params: usize,
     /// Test-set negative log-likelihood in nats per image, as the manifest states it.
-    #[wasm_bindgen(getter, js_name = testNllNats)]
-    pub fn test_nll_nats(&self) -> f64 {
-        self.manifest.metrics.test_nll_nats
-    }
+    test_nll_nats: f64,
     /// sha256 of the weights file (hex): identifies the model, e.g. for cached timings.
-    #[wasm_bindgen(getter)]
-    pub fn sha256(&self) -> String {
-        self.manifest.sha256.clone()
-    }
+    sha256: String,
     /// The data set and how it was prepared.
-    #[wasm_bindgen(getter)]
-    pub fn dataset(&self) -> String {
-        self.manifest.dataset.clone()
-    }
+    dataset: String,
     /// How each generation order of the model walks the image (`StartOptions.order` indexes
     /// it); one entry, "top to bottom", for a raster-only model.
-    #[wasm_bindgen(getter)]
-    pub fn orders(&self) -> Vec<String> {
-        crate::order::Order::first(self.manifest.config.orders)
-            .map(|o| o.name().to_string())
-            .collect()
+    orders: Vec<String>,
+}
+
+impl ModelInfo {
+    pub(super) fn of(manifest: &Manifest) -> Self {
+        let config = &manifest.config;
+        Self {
+            name: manifest.name.clone(),
+            width: config.width,
+            height: config.height,
+            channels: config.channels,
+            levels: config.levels,
+            classes: config.classes,
+            params: manifest.params,
+            test_nll_nats: manifest.metrics.test_nll_nats,
+            sha256: manifest.sha256.clone(),
+            dataset: manifest.dataset.clone(),
+            orders: crate::order::Order::first(config.orders)
+                .map(|o| o.name().to_string())
+                .collect(),
+        }
     }
 }
 
 /// One animation frame of a completion.
-#[wasm_bindgen]
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
 pub struct Frame {
-    pub(super) done: usize,
-    pub(super) total: usize,
-    pub(super) batch: usize,
-    pub(super) cancelled: bool,
-    pub(super) pixels: Vec<u8>,
-    pub(super) scores: Option<Vec<f64>>,
-    pub(super) ranks: Option<Vec<usize>>,
-    pub(super) log_weights: Option<Vec<f32>>,
-}
-
-#[wasm_bindgen]
-impl Frame {
     /// Pixels generated so far (of `total`).
-    #[wasm_bindgen(getter)]
-    pub fn done(&self) -> usize {
-        self.done
-    }
-    /// Pixels to generate in total (hidden pixels, in raster order).
-    #[wasm_bindgen(getter)]
-    pub fn total(&self) -> usize {
-        self.total
-    }
-    /// Every pixel drawn and, for a shared pool, the alternatives chosen.
-    #[wasm_bindgen(getter)]
-    pub fn finished(&self) -> bool {
-        self.done >= self.total && self.log_weights.is_none()
-    }
+    pub(super) done: usize,
+    /// Pixels to generate in total (the hidden pixels).
+    pub(super) total: usize,
+    /// What the completion is doing: the page says "scoring" before the step that scores.
+    pub(super) phase: Phase,
+    /// Every pixel drawn and, for a pool, the alternatives chosen (`phase` is "done").
+    pub(super) finished: bool,
     /// True when `cancel()` or a new `start()` came while this frame was being read back.
-    #[wasm_bindgen(getter)]
-    pub fn cancelled(&self) -> bool {
-        self.cancelled
-    }
+    pub(super) cancelled: bool,
     /// Number of alternatives in `pixels`.
-    #[wasm_bindgen(getter)]
-    pub fn batch(&self) -> usize {
-        self.batch
-    }
+    pub(super) batch: usize,
     /// Level indices, [batch, channels, height, width] row-major (known pixels included).
-    #[wasm_bindgen(getter)]
-    pub fn pixels(&self) -> Vec<u8> {
-        self.pixels.clone()
-    }
+    #[serde(with = "serde_bytes")]
+    #[tsify(type = "Uint8Array")]
+    pub(super) pixels: Vec<u8>,
     /// With `candidates`, once finished: log p(known pixels after the hole | alternative) per
     /// alternative, in nats, best (highest) first, in the order of `pixels`.
-    #[wasm_bindgen(getter)]
-    pub fn scores(&self) -> Option<Vec<f64>> {
-        self.scores.clone()
-    }
+    pub(super) scores: Option<Vec<f64>>,
     /// With a `share` of the pool, once chosen: the rank among all alternatives of each one
     /// in `pixels` (this share may hold any number of them, none included).
-    #[wasm_bindgen(getter)]
-    pub fn ranks(&self) -> Option<Vec<usize>> {
-        self.ranks.clone()
-    }
+    pub(super) ranks: Option<Vec<usize>>,
     /// With a `share` of the pool, once it is drawn: its candidates' log-weights, for
     /// `choose`.
-    #[wasm_bindgen(getter, js_name = logWeights)]
-    pub fn log_weights(&self) -> Option<Vec<f32>> {
-        self.log_weights.clone()
-    }
+    pub(super) log_weights: Option<Vec<f32>>,
 }
 
 /// What `start` takes; every field may be left out.
@@ -244,17 +192,46 @@ pub(super) struct Plan {
 }
 
 impl Frame {
+    /// A frame of a completion with `done` of `total` pixels drawn (see [`Phase::of`]).
+    pub(super) fn new(done: usize, total: usize, ranked: bool, shown: Shown) -> Self {
+        let phase = Phase::of(done, total, ranked, shown.log_weights.is_some());
+        Self {
+            done,
+            total,
+            phase,
+            finished: phase == Phase::Done,
+            cancelled: false,
+            batch: shown.batch,
+            pixels: shown.pixels,
+            scores: shown.scores,
+            ranks: shown.ranks,
+            log_weights: shown.log_weights,
+        }
+    }
+
     /// What `step` returns when `cancel()` or a new `start()` came while it waited.
     pub(super) fn stale() -> Self {
         Self {
             done: 0,
             total: 0,
-            batch: 0,
+            phase: Phase::Done,
+            finished: true,
             cancelled: true,
+            batch: 0,
             pixels: Vec::new(),
             scores: None,
             ranks: None,
             log_weights: None,
         }
     }
+}
+
+/// What a frame shows: its alternatives (or a share's) and what comes with them.
+#[derive(Default)]
+pub(super) struct Shown {
+    pub(super) batch: usize,
+    pub(super) pixels: Vec<u8>,
+    pub(super) scores: Option<Vec<f64>>,
+    pub(super) ranks: Option<Vec<usize>>,
+    pub(super) log_weights: Option<Vec<f32>>,
 }

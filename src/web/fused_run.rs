@@ -7,6 +7,8 @@ use crate::importance::{Picks, PoolPlan};
 use crate::order::Order;
 use crate::sample::{SampleError, SampleRequest};
 
+use super::api::Shown;
+
 /// A completion on the fused kernels.
 pub(super) struct FusedRun {
     sampler: FusedSampler,
@@ -17,15 +19,6 @@ pub(super) struct FusedRun {
     picks: Option<Picks>,
     /// A shared pool's log-weights were handed out; `choose` brings the whole pool's.
     awaiting_choice: bool,
-}
-
-/// What a frame of a fused completion shows, read back from the GPU.
-pub(super) struct FusedFrame {
-    pub batch: usize,
-    /// Level indices [batch, C, H, W] in the image's frame.
-    pub pixels: Vec<u8>,
-    pub scores: Option<Vec<f64>>,
-    pub ranks: Option<Vec<usize>>,
 }
 
 impl FusedRun {
@@ -75,6 +68,11 @@ impl FusedRun {
         self.sampler.progress()
     }
 
+    /// Whether the pool is scored against known pixels after the hole.
+    pub fn ranked(&self) -> bool {
+        self.pool.as_ref().is_some_and(|p| p.ranked)
+    }
+
     pub fn is_shared(&self) -> bool {
         self.pool.as_ref().is_some_and(PoolPlan::is_shared)
     }
@@ -122,7 +120,7 @@ impl FusedRun {
     /// What a frame shows, from the candidates' canvas [B, C, H, W] in the order's frame: the
     /// picks once chosen (a share holding none shows its first candidate), before that the
     /// first K candidates of the pool; every image moved back to the image's frame.
-    pub fn frame(&self, canvas: &[f32], height: usize, width: usize) -> FusedFrame {
+    pub fn frame(&self, canvas: &[f32], height: usize, width: usize) -> Shown {
         let per_image = canvas.len() / self.sampler.batch().max(1);
         let (shown, scores, ranks) = match &self.pool {
             Some(plan) => (
@@ -147,11 +145,12 @@ impl FusedRun {
             0 => Vec::new(),
             _ => self.order.from_frame(&framed, height, width),
         };
-        FusedFrame {
+        Shown {
             batch,
             pixels,
             scores,
             ranks,
+            log_weights: None,
         }
     }
 }

@@ -28,7 +28,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
 pub use api::{BackendName, Frame, ModelInfo, SamplerName};
-use api::{OrderOption, Plan, StartOptions};
+use api::{OrderOption, Plan, Shown, StartOptions};
 use platform::{
     fetch_bytes, fetch_text, js_err, parse_options, read_floats, read_levels, resolve_url, to_js,
     webgpu_device,
@@ -39,6 +39,7 @@ use crate::config::PixelCnnConfig;
 use crate::importance::{ImportanceCompletion, ImportanceRequest, MAX_CANDIDATES, PoolShare};
 use crate::model::{Condition, PixelCnn};
 use crate::order::Order;
+use crate::progress::{Phase, step_pixels};
 use crate::sample::{Completion, Framed, NaiveSampler, SampleError, SampleRequest};
 use crate::weights::{Manifest, load_from_bytes, parse_manifest};
 
@@ -93,6 +94,17 @@ impl Run {
             #[cfg(feature = "fused")]
             Run::Fused(_) => None,
         }
+    }
+
+    /// (pixels drawn, pixels to draw, whether the pool is ranked).
+    fn progress(&self) -> (usize, usize, bool) {
+        let ((done, total), ranked) = match self {
+            Run::Plain(c) => (c.progress(), false),
+            Run::Importance(c) => (c.progress(), c.ranked()),
+            #[cfg(feature = "fused")]
+            Run::Fused(c) => (c.progress(), c.ranked()),
+        };
+        (done, total, ranked)
     }
 }
 
@@ -171,7 +183,8 @@ impl Engine {
     /// Fetches a manifest and its weights (URL relative to the manifest), checks the sha256
     /// and the config, and builds the model on the engine's backend.
     #[wasm_bindgen(js_name = loadModel)]
-    pub async fn load_model(&self, manifest_url: String) -> Result<ModelInfo, JsError> {
+    #[wasm_bindgen(unchecked_return_type = "ModelInfo")]
+    pub async fn load_model(&self, manifest_url: String) -> Result<JsValue, JsError> {
         let manifest_json = fetch_text(&manifest_url).await.map_err(js_err)?;
         let head = parse_manifest(&manifest_json)
             .map_err(|e| js_err(format!("cannot load the model from {manifest_url}: {e}")))?;
@@ -191,7 +204,7 @@ impl Engine {
         }
         *self.canvas.borrow_mut() = None;
         *self.model.borrow_mut() = Some(model);
-        Ok(ModelInfo { manifest })
+        to_js(&ModelInfo::of(&manifest))
     }
 
     /// Sets the canvas: `pixels` are level indices [C, H, W] (values at unknown pixels are
@@ -366,85 +379,9 @@ impl Engine {
     }
 
     /// Advances the completion by up to `pixels` pixels, then reads the canvas back.
-    pub async fn step(&self, pixels: usize) -> Result<Frame, JsError> {
-        let generation = self.generation.get();
-        if self.job.borrow().is_none() && self.cancelled_job.get() {
-            return Ok(Frame::stale());
-        }
-        #[cfg(feature = "fused")]
-        if matches!(
-            self.job.borrow().as_ref().map(|j| &j.run),
-            Some(Run::Fused(_))
-        ) {
-            return self.step_fused(pixels, generation).await;
-        }
-        let (pending_weights, shared) = {
-            let mut job = self.job.borrow_mut();
-            let job = job
-                .as_mut()
-                .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
-            if let Some(completion) = job.run.completion() {
-                completion.step(pixels.max(1));
-            }
-            match &job.run {
-                Run::Importance(c) => (c.log_weights(), c.is_shared()),
-                _ => (None, false),
-            }
-        };
-        let mut log_weights = None;
-        if let Some(weights) = pending_weights {
-            let weights = read_floats(weights).await.map_err(js_err)?;
-            if shared {
-                // The other shares' weights come with `choose`.
-                log_weights = Some(weights);
-            } else if self.generation.get() == generation
-                && let Some(Job {
-                    run: Run::Importance(c),
-                }) = self.job.borrow_mut().as_mut()
-            {
-                c.choose(&weights).map_err(js_err)?;
-            }
-        }
-        if self.generation.get() != generation {
-            return Ok(Frame::stale());
-        }
-        let (canvas, done, total, scores, ranks) = {
-            let mut job = self.job.borrow_mut();
-            let job = job
-                .as_mut()
-                .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
-            let (scores, ranks) = match &job.run {
-                Run::Importance(c) => (
-                    c.scores().map(<[f64]>::to_vec),
-                    c.ranks().filter(|_| shared).map(<[usize]>::to_vec),
-                ),
-                _ => (None, None),
-            };
-            let completion = job
-                .run
-                .completion()
-                .ok_or_else(|| js_err("step: the completion changed backend"))?;
-            let (done, total) = completion.progress();
-            (completion.canvas(), done, total, scores, ranks)
-        };
-        // A share that holds none of the chosen alternatives has nothing to show.
-        let (pixels, batch) = match &ranks {
-            Some(r) if r.is_empty() => (Vec::new(), 0),
-            _ => {
-                let batch = canvas.dims()[0];
-                (read_levels(canvas).await.map_err(js_err)?, batch)
-            }
-        };
-        Ok(Frame {
-            done,
-            total,
-            batch,
-            cancelled: self.generation.get() != generation,
-            pixels,
-            scores,
-            ranks,
-            log_weights,
-        })
+    #[wasm_bindgen(unchecked_return_type = "Frame")]
+    pub async fn step(&self, pixels: usize) -> Result<JsValue, JsError> {
+        to_js(&self.next_frame(pixels).await?)
     }
 
     /// For a pool shared by several engines (`share` in `start`): chooses the alternatives
@@ -543,9 +480,16 @@ impl Engine {
         Ok(order.from_frame(&framed, h, w))
     }
 
-    /// Runs the completion to the end and returns the final frame.
-    pub async fn sample(&self) -> Result<Frame, JsError> {
-        self.step(usize::MAX).await
+    /// Runs the completion to the end (for a share of a pool: until its log-weights are out)
+    /// and returns the last frame.
+    #[wasm_bindgen(unchecked_return_type = "Frame")]
+    pub async fn sample(&self) -> Result<JsValue, JsError> {
+        loop {
+            let frame = self.next_frame(usize::MAX).await?;
+            if frame.finished || frame.cancelled || frame.phase == Phase::Choosing {
+                return to_js(&frame);
+            }
+        }
     }
 
     /// Drops the completion in progress; a `step` awaiting its readback returns `cancelled`.
@@ -558,6 +502,97 @@ impl Engine {
 }
 
 impl Engine {
+    /// `step`'s frame: the completion advanced by up to `pixels` pixels (see
+    /// [`step_pixels`]), its canvas read back.
+    async fn next_frame(&self, pixels: usize) -> Result<Frame, JsError> {
+        let generation = self.generation.get();
+        if self.job.borrow().is_none() && self.cancelled_job.get() {
+            return Ok(Frame::stale());
+        }
+        let pixels = match self.job.borrow().as_ref() {
+            Some(job) => {
+                let (done, total, ranked) = job.run.progress();
+                step_pixels(pixels, done, total, ranked)
+            }
+            None => pixels,
+        };
+        #[cfg(feature = "fused")]
+        if matches!(
+            self.job.borrow().as_ref().map(|j| &j.run),
+            Some(Run::Fused(_))
+        ) {
+            return self.step_fused(pixels, generation).await;
+        }
+        let (pending_weights, shared) = {
+            let mut job = self.job.borrow_mut();
+            let job = job
+                .as_mut()
+                .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
+            if let Some(completion) = job.run.completion() {
+                completion.step(pixels.max(1));
+            }
+            match &job.run {
+                Run::Importance(c) => (c.log_weights(), c.is_shared()),
+                _ => (None, false),
+            }
+        };
+        let mut log_weights = None;
+        if let Some(weights) = pending_weights {
+            let weights = read_floats(weights).await.map_err(js_err)?;
+            if shared {
+                // The other shares' weights come with `choose`.
+                log_weights = Some(weights);
+            } else if self.generation.get() == generation
+                && let Some(Job {
+                    run: Run::Importance(c),
+                }) = self.job.borrow_mut().as_mut()
+            {
+                c.choose(&weights).map_err(js_err)?;
+            }
+        }
+        if self.generation.get() != generation {
+            return Ok(Frame::stale());
+        }
+        let (canvas, (done, total, ranked), scores, ranks) = {
+            let mut job = self.job.borrow_mut();
+            let job = job
+                .as_mut()
+                .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
+            let (scores, ranks) = match &job.run {
+                Run::Importance(c) => (
+                    c.scores().map(<[f64]>::to_vec),
+                    c.ranks().filter(|_| shared).map(<[usize]>::to_vec),
+                ),
+                _ => (None, None),
+            };
+            let progress = job.run.progress();
+            let completion = job
+                .run
+                .completion()
+                .ok_or_else(|| js_err("step: the completion changed backend"))?;
+            (completion.canvas(), progress, scores, ranks)
+        };
+        // A share that holds none of the chosen alternatives has nothing to show.
+        let (pixels, batch) = match &ranks {
+            Some(r) if r.is_empty() => (Vec::new(), 0),
+            _ => {
+                let batch = canvas.dims()[0];
+                (read_levels(canvas).await.map_err(js_err)?, batch)
+            }
+        };
+        let shown = Shown {
+            batch,
+            pixels,
+            scores,
+            ranks,
+            log_weights,
+        };
+        Ok(Frame {
+            cancelled: self.generation.get() != generation,
+            ..Frame::new(done, total, ranked, shown)
+        })
+    }
+
     fn config(&self) -> Result<PixelCnnConfig, String> {
         self.model().map(|m| m.config)
     }
@@ -641,17 +676,11 @@ impl Engine {
         let mut frame = None;
         with_run(&mut |run| {
             let (done, total) = run.progress();
-            let shown = run.frame(&canvas, config.height, config.width);
-            frame = Some(Frame {
-                done,
-                total,
-                batch: shown.batch,
-                cancelled: false,
-                pixels: shown.pixels,
-                scores: shown.scores,
-                ranks: shown.ranks,
+            let shown = Shown {
                 log_weights: log_weights.clone(),
-            });
+                ..run.frame(&canvas, config.height, config.width)
+            };
+            frame = Some(Frame::new(done, total, run.ranked(), shown));
         });
         Ok(frame.unwrap_or_else(Frame::stale))
     }

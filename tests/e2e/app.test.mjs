@@ -366,6 +366,27 @@ for (const backend of BACKENDS) {
       await assertNoErrors(app);
     });
 
+    test("a ranked pool's frames say when the next step scores it", async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const seen = await app.page.evaluate(async () => {
+        const { engine } = window.pixelcnnApp.state;
+        const known = new Uint8Array(784).fill(1).fill(0, 280, 504);
+        const brief = (f) => ({ done: f.done, total: f.total, phase: f.phase, finished: f.finished, scores: f.scores?.length ?? 0, pixels: Array.from(f.pixels) });
+        engine.setCanvas(new Uint8Array(784), known);
+        await engine.start({ alternatives: 2, candidates: 4, seed: 1 });
+        const first = brief(await engine.step(10_000));
+        const last = brief(await engine.step(10_000));
+        await engine.start({ alternatives: 2, candidates: 4, seed: 1 });
+        const sampled = brief(await engine.sample());
+        return { first, last, sampled };
+      });
+      assert.deepEqual([seen.first.done, seen.first.total, seen.first.phase, seen.first.finished], [223, 224, 'scoring', false]);
+      assert.deepEqual([seen.last.done, seen.last.phase, seen.last.finished, seen.last.scores], [224, 'done', true, 2]);
+      assert.equal(seen.sampled.phase, 'done', 'sample() runs through the scoring step');
+      assert.deepEqual(seen.sampled.pixels, seen.last.pixels, 'stepping and sample() give the same alternatives');
+      await assertNoErrors(app);
+    });
+
     test('start() rejects bad options with a readable error', async (t) => {
       const app = await openReady(t, browser, { backend });
       const messages = await app.page.evaluate(async () => {

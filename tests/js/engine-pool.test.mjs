@@ -27,12 +27,12 @@ const image = (v) => [v, v];
 
 test('while the pool is drawn, a frame shows its first alternatives in pool order', () => {
   const frames = [
-    { done: 5, total: 9, batch: 1, pixels: Uint8Array.from(image(1)), ranks: null },
-    { done: 5, total: 9, batch: 2, pixels: Uint8Array.from([...image(2), ...image(3)]), ranks: null },
+    { done: 5, total: 9, phase: 'drawing', batch: 1, pixels: Uint8Array.from(image(1)), ranks: null },
+    { done: 5, total: 9, phase: 'drawing', batch: 2, pixels: Uint8Array.from([...image(2), ...image(3)]), ranks: null },
   ];
   const frame = mergeFrames(frames, 2, 2);
   assert.deepEqual({ ...frame, pixels: Array.from(frame.pixels) }, {
-    done: 5, total: 9, cancelled: false, batch: 2, finished: false, pixels: [1, 1, 2, 2], scores: null,
+    done: 5, total: 9, phase: 'drawing', cancelled: false, batch: 2, finished: false, pixels: [1, 1, 2, 2], scores: null,
   });
 });
 
@@ -44,6 +44,7 @@ test('once chosen, each share puts its alternatives at their ranks', () => {
   ];
   const frame = mergeFrames(frames, 3, 2);
   assert.equal(frame.finished, true);
+  assert.equal(frame.phase, 'done');
   assert.deepEqual(Array.from(frame.pixels), [5, 5, 6, 6, 7, 7]);
   assert.deepEqual(frame.scores, [-1, -2, -3]);
 });
