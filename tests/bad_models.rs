@@ -10,22 +10,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use burn::tensor::Device;
 use pixelcnn::error::LoadError;
 use pixelcnn::weights::{self, StoredDType};
-use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
+use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 fn config() -> PixelCnnConfig {
     PixelCnnConfig {
-        version: CONFIG_VERSION,
-        channels: 1,
         levels: 2,
-        height: 6,
-        width: 6,
         hidden: 4,
-        layers: 2,
         first_kernel: 3,
-        kernel: 3,
         head: 8,
-        classes: 2,
-        orders: 1,
+        ..common::small_config(1, 6, 2, 2)
     }
 }
 

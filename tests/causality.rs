@@ -5,22 +5,12 @@
 mod common;
 
 use burn::tensor::Device;
-use pixelcnn::{CONFIG_VERSION, PixelCnnConfig};
+use pixelcnn::PixelCnnConfig;
 
 fn config(channels: usize, levels: usize, side: usize) -> PixelCnnConfig {
     PixelCnnConfig {
-        version: CONFIG_VERSION,
-        channels,
         levels,
-        height: side,
-        width: side,
-        hidden: 12,
-        layers: 4,
-        first_kernel: 5,
-        kernel: 3,
-        head: 24,
-        classes: 0,
-        orders: 1,
+        ..common::small_config(channels, side, 4, 0)
     }
 }
 

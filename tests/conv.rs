@@ -2,10 +2,13 @@
 //! masked weights and the same causal zero padding: several kernel shapes and paddings, with
 //! and without the colour-group masks of an RGB model.
 
+mod common;
+
 use burn::module::Param;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
+use common::to_vec;
 use pixelcnn::mask::{MaskKind, gate_groups, horizontal_mask, plain_groups};
 use pixelcnn::model::MaskedConv;
 
@@ -26,10 +29,6 @@ const CASES: [Case; 7] = [
     // An odd one: wide and asymmetric.
     (2, 5, [3, 5], [2, 4, 0], None),
 ];
-
-fn to_vec(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().expect("f32")
-}
 
 #[test]
 fn matmul_convolutions_equal_burns_conv2d() {

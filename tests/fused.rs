@@ -7,7 +7,8 @@
 mod common;
 
 use burn::tensor::Device;
-use common::sampling::{Hidden, config, request, seeded_model, to_vec};
+use common::sampling::{Hidden, request, seeded_model};
+use common::{small_config as config, to_vec};
 use futures_lite::future::block_on;
 use pixelcnn::cached::CachedSampler;
 use pixelcnn::fused::{Extras, FusedModel, FusedSampler, Gpu};

@@ -8,14 +8,14 @@ mod common;
 
 use burn::module::Param;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use common::to_vec;
 use pixelcnn::cached::CachedSampler;
 use pixelcnn::importance::{
     ImportanceCompletion, ImportanceRequest, PoolPlan, PoolShare, choose_without_replacement,
-    effective_sample_size,
 };
 use pixelcnn::model::{Condition, MaskedConv};
 use pixelcnn::sample::{Completion, SampleRequest};
-use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
+use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 const SIDE: usize = 3;
 /// Hidden pixels (raster indices); pixels 2, 5, 6, 7 and 8 are known and come after the hole.
@@ -24,18 +24,11 @@ const KNOWN_LEVELS: [f32; 9] = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0];
 
 fn config() -> PixelCnnConfig {
     PixelCnnConfig {
-        version: CONFIG_VERSION,
-        channels: 1,
         levels: 2,
-        height: SIDE,
-        width: SIDE,
         hidden: 8,
-        layers: 3,
         first_kernel: 3,
-        kernel: 3,
         head: 16,
-        classes: 0,
-        orders: 1,
+        ..common::small_config(1, SIDE, 3, 0)
     }
 }
 
@@ -127,13 +120,6 @@ fn histogram(patterns: impl Iterator<Item = usize>) -> Vec<f64> {
 
 fn total_variation(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() / 2.0
-}
-
-fn to_vec(t: Tensor<4>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32")
 }
 
 #[test]
@@ -296,9 +282,6 @@ fn resampling_is_without_replacement_and_survives_degenerate_weights() {
         with_nan[0], 1,
         "a NaN weight never comes first: {with_nan:?}"
     );
-    assert_eq!(effective_sample_size(&[f64::NEG_INFINITY; 4]), 0.0);
-    assert!((effective_sample_size(&[-3.0; 4]) - 4.0).abs() < 1e-12);
-    assert!(!effective_sample_size(&[f64::NAN, -1.0]).is_nan());
     // Over many seeds, a weight twice another's is drawn first about twice as often.
     let first_is_zero = (0..4000u64)
         .filter(|&s| choose_without_replacement(&[2f64.ln(), 0.0], 1, s)[0] == 0)

@@ -6,6 +6,7 @@ mod common;
 
 use burn::module::Param;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use common::to_vec;
 use pixelcnn::hole::{Hole, disc};
 use pixelcnn::importance::{ImportanceCompletion, ImportanceRequest};
 use pixelcnn::model::Condition;
@@ -16,23 +17,11 @@ use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
 
 fn config(channels: usize, side: usize, orders: usize) -> PixelCnnConfig {
     PixelCnnConfig {
-        version: CONFIG_VERSION,
-        channels,
-        levels: 4,
-        height: side,
-        width: side,
         hidden: 6,
-        layers: 3,
-        first_kernel: 5,
-        kernel: 3,
         head: 12,
-        classes: 2,
         orders,
+        ..common::small_config(channels, side, 3, 2)
     }
-}
-
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().expect("f32 tensor")
 }
 
 fn all_orders() -> Vec<Order> {

@@ -5,7 +5,8 @@
 mod common;
 
 use burn::tensor::Device;
-use common::sampling::{Hidden, config, request, seeded_model, to_vec};
+use common::sampling::{Hidden, request, seeded_model};
+use common::{small_config as config, to_vec};
 use pixelcnn::PixelCnn;
 use pixelcnn::PixelCnnConfig;
 use pixelcnn::cached::CachedSampler;

@@ -7,23 +7,15 @@ use burn::tensor::Device;
 use common::TempDir;
 use pixelcnn::error::LoadError;
 use pixelcnn::weights::{self, StoredDType};
-use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
+use pixelcnn::{PixelCnn, PixelCnnConfig};
 use safetensors::Dtype;
 
 fn config() -> PixelCnnConfig {
     PixelCnnConfig {
-        version: CONFIG_VERSION,
-        channels: 1,
         levels: 2,
-        height: 8,
-        width: 8,
         hidden: 8,
-        layers: 3,
-        first_kernel: 5,
-        kernel: 3,
         head: 16,
-        classes: 3,
-        orders: 1,
+        ..common::small_config(1, 8, 3, 3)
     }
 }
 

@@ -27,6 +27,38 @@ pub fn seeded_model(
     pixelcnn::PixelCnn::new(config, device).expect("valid config")
 }
 
+/// A small config: 4 levels, hidden 12, kernels 5 and 3, head 24, raster order only; tests
+/// change the fields they are about with `..small_config(..)`.
+pub fn small_config(
+    channels: usize,
+    side: usize,
+    layers: usize,
+    classes: usize,
+) -> pixelcnn::PixelCnnConfig {
+    pixelcnn::PixelCnnConfig {
+        version: pixelcnn::CONFIG_VERSION,
+        channels,
+        levels: 4,
+        height: side,
+        width: side,
+        hidden: 12,
+        layers,
+        first_kernel: 5,
+        kernel: 3,
+        head: 24,
+        classes,
+        orders: 1,
+    }
+}
+
+/// A tensor's values as f32, row-major.
+pub fn to_vec<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor")
+}
+
 /// A temporary folder, removed when dropped (also when the test panics).
 pub struct TempDir(PathBuf);
 

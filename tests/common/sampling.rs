@@ -5,25 +5,7 @@ use burn::module::Param;
 use burn::tensor::{Device, Distribution, Tensor};
 use pixelcnn::model::MaskedConv;
 use pixelcnn::sample::SampleRequest;
-use pixelcnn::{CONFIG_VERSION, PixelCnn, PixelCnnConfig};
-
-/// A small config: 4 levels, hidden 12, kernels 5 and 3, head 24, raster order only.
-pub fn config(channels: usize, side: usize, layers: usize, classes: usize) -> PixelCnnConfig {
-    PixelCnnConfig {
-        version: CONFIG_VERSION,
-        channels,
-        levels: 4,
-        height: side,
-        width: side,
-        hidden: 12,
-        layers,
-        first_kernel: 5,
-        kernel: 3,
-        head: 24,
-        classes,
-        orders: 1,
-    }
-}
+use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 fn randomize_bias(conv: &mut MaskedConv, device: &Device) {
     let n = conv.bias.dims()[0];
@@ -58,10 +40,6 @@ pub fn seeded_model(cfg: &PixelCnnConfig, seed: u64) -> PixelCnn {
         }
     }
     model
-}
-
-pub fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().expect("f32 tensor")
 }
 
 /// Which pixels are hidden, per batch item.
