@@ -112,6 +112,13 @@ impl PixelCnnConfig {
                 expected: CONFIG_VERSION,
             });
         }
+        self.validate_orders()?;
+        self.validate_shapes()?;
+        self.validate_limits()
+    }
+
+    /// The generation orders: as many as there are, and the config version that has them.
+    fn validate_orders(&self) -> Result<(), ConfigError> {
         if self.version < 2 && self.orders != 1 {
             return Err(ConfigError::Invalid(format!(
                 "`orders` needs config version 2 (this config says version {})",
@@ -131,6 +138,11 @@ impl PixelCnnConfig {
                 self.orders, self.height, self.width
             )));
         }
+        Ok(())
+    }
+
+    /// The sizes the layers need: positive, channel groups that divide, odd kernels.
+    fn validate_shapes(&self) -> Result<(), ConfigError> {
         let positive = [
             ("channels", self.channels),
             ("levels", self.levels),
@@ -163,6 +175,11 @@ impl PixelCnnConfig {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// What this build can hold (a browser tab's memory).
+    fn validate_limits(&self) -> Result<(), ConfigError> {
         for (name, value, max) in [
             ("channels", self.channels, LIMITS.channels),
             ("levels", self.levels, LIMITS.levels),

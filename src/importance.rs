@@ -183,14 +183,16 @@ impl PoolPlan {
             seed: request.seed,
             scored,
             request: SampleRequest {
-                batch,
-                levels: levels.repeat(batch),
-                known: known.repeat(batch),
-                temperature: request.temperature,
-                seed: request.seed,
                 first_item: share.first,
-                labels: request.label.map(|l| vec![l; batch]),
                 order: order.index(),
+                ..SampleRequest::repeated(
+                    &levels,
+                    &known,
+                    batch,
+                    request.temperature,
+                    request.seed,
+                    request.label,
+                )
             },
         })
     }
@@ -449,21 +451,3 @@ pub fn choose_without_replacement(log_weights: &[f64], k: usize, seed: u64) -> V
 
 /// Keeps the resampling noise apart from the sampling noise of the same seed.
 const RESAMPLE_SALT: u64 = 0x51A5_0F7E_C0DE_5EED;
-
-/// Effective sample size of a pool, (Σw)² / Σw², from log-weights; 0 for an all −inf pool.
-pub fn effective_sample_size(log_weights: &[f64]) -> f64 {
-    let max = log_weights
-        .iter()
-        .copied()
-        .filter(|w| !w.is_nan())
-        .fold(f64::NEG_INFINITY, f64::max);
-    if !max.is_finite() {
-        return 0.0;
-    }
-    let w: Vec<f64> = log_weights
-        .iter()
-        .map(|&l| if l.is_nan() { 0.0 } else { (l - max).exp() })
-        .collect();
-    let sum: f64 = w.iter().sum();
-    sum * sum / w.iter().map(|x| x * x).sum::<f64>()
-}

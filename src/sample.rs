@@ -30,6 +30,28 @@ pub struct SampleRequest {
 }
 
 impl SampleRequest {
+    /// `batch` completions of one canvas (`levels` [C, H, W], `known` [H, W]) in raster order,
+    /// all of class `label` when given.
+    pub fn repeated(
+        levels: &[f32],
+        known: &[bool],
+        batch: usize,
+        temperature: f32,
+        seed: u64,
+        label: Option<i64>,
+    ) -> Self {
+        Self {
+            batch,
+            levels: levels.repeat(batch),
+            known: known.repeat(batch),
+            temperature,
+            seed,
+            first_item: 0,
+            labels: label.map(|l| vec![l; batch]),
+            order: 0,
+        }
+    }
+
     /// Everything hidden: unconditional samples.
     pub fn unconditional(model: &PixelCnn, batch: usize, temperature: f32, seed: u64) -> Self {
         let c = &model.config;

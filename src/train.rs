@@ -272,6 +272,72 @@ fn epoch_order(len: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
+/// What this run adds to the state it started from: its time and its images.
+struct ThisRun {
+    started: Instant,
+    last_checkpoint: Instant,
+    seconds_before: f64,
+    images_before: usize,
+    history_before: Vec<TrainSegment>,
+}
+
+impl ThisRun {
+    fn new(state: &TrainState) -> Self {
+        Self {
+            started: Instant::now(),
+            last_checkpoint: Instant::now(),
+            seconds_before: state.train_seconds,
+            images_before: state.images,
+            history_before: state.history.clone(),
+        }
+    }
+
+    fn seconds(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    fn checkpoint_due(&self, every_seconds: f64) -> bool {
+        self.last_checkpoint.elapsed().as_secs_f64() >= every_seconds
+    }
+
+    /// `state`'s history with this run's images and its `run_seconds` so far on `device`, for
+    /// the checkpoint about to be written (the same seconds as `state.train_seconds`).
+    fn record(&mut self, state: &mut TrainState, device: &str, run_seconds: f64) {
+        self.last_checkpoint = Instant::now();
+        state.history = self.history_before.clone();
+        let images = state.images - self.images_before;
+        state.record(device, images, run_seconds);
+    }
+}
+
+/// The mean training loss since it was last taken.
+#[derive(Default)]
+struct MeanLoss {
+    sum: f64,
+    count: usize,
+}
+
+impl MeanLoss {
+    fn add(&mut self, loss: f64) {
+        self.sum += loss;
+        self.count += 1;
+    }
+
+    fn take(&mut self) -> f64 {
+        let mean = self.sum / self.count.max(1) as f64;
+        *self = Self::default();
+        mean
+    }
+}
+
+/// The progress bar's message for a step whose loss is `nats` per image of `values` values.
+fn step_line(epoch: f64, nats: f64, values: f64, images_per_second: f64, lr: f64) -> String {
+    format!(
+        "epoch {epoch:.2}  loss {nats:.2} nats ({:.4} bits/dim)  {images_per_second:.1} img/s  lr {lr:.2e}",
+        nats / values / std::f64::consts::LN_2,
+    )
+}
+
 /// Trains (or resumes) a model on `train_set`, scoring `validation` at every checkpoint.
 pub fn train(
     config: &PixelCnnConfig,
@@ -295,13 +361,9 @@ pub fn train(
     let total_steps = state.step + total_images.saturating_sub(state.images).div_ceil(batch);
     let mut progress = Progress::new(total_steps, state.step);
     let pixels = config.values_per_image() as f64;
-
-    let started = Instant::now();
-    let (seconds_before, images_before) = (state.train_seconds, state.images);
-    let history_before = state.history.clone();
-    let mut last_checkpoint = Instant::now();
+    let mut this_run = ThisRun::new(&state);
     let (mut rates, mut losses) = (Vec::new(), Vec::new());
-    let mut since_checkpoint = (0.0, 0usize);
+    let mut since_checkpoint = MeanLoss::default();
     let mut shuffles = EpochShuffles::new(len, options.seed);
     while state.images < total_images {
         let (indices, epochs) = shuffles.batch(state.images, batch);
@@ -310,44 +372,32 @@ pub fn train(
         let (grads, loss_value) =
             batch_gradients(&model, train_set, &indices, &epochs, options, &device);
         losses.push(loss_value);
-        since_checkpoint.0 += loss_value;
-        since_checkpoint.1 += 1;
+        since_checkpoint.add(loss_value);
         model = optim.step(lr, model, grads);
         state.step += 1;
         state.images += batch;
         progress.advance(&state, batch, total_images, |images_per_second| {
-            format!(
-                "epoch {:.2}  loss {:.2} nats ({:.4} bits/dim)  {images_per_second:.1} img/s  lr {lr:.2e}",
-                state.images as f64 / len as f64,
-                loss_value,
-                loss_value / pixels / std::f64::consts::LN_2,
-            )
+            let epoch = state.images as f64 / len as f64;
+            step_line(epoch, loss_value, pixels, images_per_second, lr)
         });
-        let run_seconds = started.elapsed().as_secs_f64();
-        state.train_seconds = seconds_before + run_seconds;
+        let run_seconds = this_run.seconds();
+        state.train_seconds = this_run.seconds_before + run_seconds;
         let out_of_time = options.max_seconds.is_some_and(|max| run_seconds >= max);
         let finished = state.images >= total_images;
-        if last_checkpoint.elapsed().as_secs_f64() >= options.checkpoint_seconds
-            || finished
-            || out_of_time
-        {
-            state.history = history_before.clone();
-            let images = state.images - images_before;
-            state.record(&options.device_name, images, run_seconds);
+        if this_run.checkpoint_due(options.checkpoint_seconds) || finished || out_of_time {
+            this_run.record(&mut state, &options.device_name, run_seconds);
             let (valid_nll, valid_mixture_nll) =
                 validate(&model.valid(), validation, options, &eval_device);
             let point = CurvePoint {
                 images: state.images,
                 epoch: state.images as f64 / len as f64,
                 learning_rate: lr,
-                train_nll: since_checkpoint.0 / since_checkpoint.1.max(1) as f64,
+                train_nll: since_checkpoint.take(),
                 valid_nll,
                 valid_mixture_nll,
             };
             checkpoints.save(&model, &optim, &state, &point)?;
             progress.line(point.describe(state.step, config.orders));
-            since_checkpoint = (0.0, 0);
-            last_checkpoint = Instant::now();
         }
         if out_of_time {
             progress.line(format!("time budget reached at step {}", state.step));

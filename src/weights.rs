@@ -507,6 +507,64 @@ fn int8_scales(file: &SafeTensors<'_>, name: &str, rows: usize) -> Result<Vec<f3
     Ok(scales)
 }
 
+/// The values of the file's tensor `name`, checked: present, of `shape`, stored as `dtype`
+/// says for its rank, finite.
+fn tensor_values(
+    file: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+    dtype: StoredDType,
+) -> Result<Vec<f32>, LoadError> {
+    let view = file
+        .tensor(name)
+        .map_err(|_| LoadError::MissingTensor(name.to_string()))?;
+    if view.shape() != shape {
+        return Err(LoadError::Shape {
+            name: name.to_string(),
+            found: view.shape().to_vec(),
+            expected: shape.to_vec(),
+        });
+    }
+    let stored = dtype.tensor_dtype(shape.len());
+    if view.dtype() != stored {
+        return Err(LoadError::DType {
+            name: name.to_string(),
+            found: format!("{:?}", view.dtype()),
+            expected: format!("{stored:?}"),
+            format: dtype.name(),
+        });
+    }
+    let values: Vec<f32> = match stored {
+        Dtype::I8 => {
+            let rows = shape.first().copied().unwrap_or(1);
+            let scales = int8_scales(file, name, rows)?;
+            let row_len = view.data().len().checked_div(rows).unwrap_or(0).max(1);
+            view.data()
+                .chunks(row_len)
+                .zip(&scales)
+                .flat_map(|(row, scale)| {
+                    row.iter()
+                        .map(move |&b| f32::from(i8::from_le_bytes([b])) * scale)
+                })
+                .collect()
+        }
+        Dtype::F16 => view
+            .data()
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        _ => f32_values(&view),
+    };
+    if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+        return Err(LoadError::NonFinite {
+            name: name.to_string(),
+            index,
+            value: values[index],
+        });
+    }
+    Ok(values)
+}
+
 /// Builds a model from safetensors bytes stored as `dtype`, validating every tensor against
 /// the config: names, shapes, dtypes (and an int8 file's scales), finite values.
 pub fn model_from_safetensors(
@@ -532,53 +590,7 @@ pub fn model_from_safetensors(
     };
     let mut tensors = Vec::with_capacity(expected.len());
     for (name, shape) in &expected {
-        let view = file
-            .tensor(name)
-            .map_err(|_| LoadError::MissingTensor(name.clone()))?;
-        if view.shape() != shape.as_slice() {
-            return Err(LoadError::Shape {
-                name: name.clone(),
-                found: view.shape().to_vec(),
-                expected: shape.clone(),
-            });
-        }
-        let stored = dtype.tensor_dtype(shape.len());
-        if view.dtype() != stored {
-            return Err(LoadError::DType {
-                name: name.clone(),
-                found: format!("{:?}", view.dtype()),
-                expected: format!("{stored:?}"),
-                format: dtype.name(),
-            });
-        }
-        let values: Vec<f32> = match stored {
-            Dtype::I8 => {
-                let rows = shape.first().copied().unwrap_or(1);
-                let scales = int8_scales(&file, name, rows)?;
-                let row_len = view.data().len().checked_div(rows).unwrap_or(0).max(1);
-                view.data()
-                    .chunks(row_len)
-                    .zip(&scales)
-                    .flat_map(|(row, scale)| {
-                        row.iter()
-                            .map(move |&b| f32::from(i8::from_le_bytes([b])) * scale)
-                    })
-                    .collect()
-            }
-            Dtype::F16 => view
-                .data()
-                .chunks_exact(2)
-                .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect(),
-            _ => f32_values(&view),
-        };
-        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-            return Err(LoadError::NonFinite {
-                name: name.clone(),
-                index,
-                value: values[index],
-            });
-        }
+        let values = tensor_values(&file, name, shape, dtype)?;
         let data = TensorData::new(values, shape.clone());
         tensors.push(bridge::from_data(data, name.clone(), None));
     }

@@ -269,6 +269,73 @@ fn op_params(op: Op, slot: usize, temperature: f32, batch: usize, keep_logits: b
     ]
 }
 
+/// The canvas a completion starts from: the known levels, 0 at hidden pixels.
+fn initial_canvas(request: &SampleRequest, config: &PixelCnnConfig) -> Vec<f32> {
+    let (h, w) = (config.height, config.width);
+    request
+        .levels
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let item = i / config.values_per_image();
+            if request.known[item * h * w + i % (h * w)] {
+                v
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The work buffer a completion starts from: zeros, but each item's condition biases.
+fn initial_work(model: &FusedModel, request: &SampleRequest) -> Vec<f32> {
+    let config = model.config();
+    let b = request.batch;
+    let work = WorkLayout::new(config);
+    let mut init = vec![0.0f32; b * work.item];
+    let condition = condition_biases(&model.model, &condition_of(&model.model, request), b);
+    let d_l = config.layers * 2 * config.hidden;
+    for item in 0..b {
+        let at = item * work.item + work.condition;
+        init[at..at + d_l].copy_from_slice(&condition[item * d_l..(item + 1) * d_l]);
+    }
+    init
+}
+
+/// The kernels' bindings: 0 the operation (a 32-byte window of `ops`), 1 and 7 the weights,
+/// 2..=6 `storage` (work, canvas, inputs, logits, scores).
+fn completion_bind_group(
+    model: &FusedModel,
+    ops: &wgpu::Buffer,
+    storage: [&wgpu::Buffer; 5],
+) -> wgpu::BindGroup {
+    let operation = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer: ops,
+        offset: 0,
+        size: wgpu::BufferSize::new(32),
+    });
+    let whole = std::iter::once(&model.weights)
+        .chain(storage)
+        .chain(std::iter::once(&model.weights))
+        .map(wgpu::Buffer::as_entire_binding);
+    let entries: Vec<wgpu::BindGroupEntry<'_>> = std::iter::once(operation)
+        .chain(whole)
+        .enumerate()
+        .map(|(binding, resource)| wgpu::BindGroupEntry {
+            binding: binding as u32,
+            resource,
+        })
+        .collect();
+    model
+        .gpu
+        .device
+        .create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("pixelcnn completion"),
+            layout: &model.layout,
+            entries: &entries,
+        })
+}
+
 impl FusedSampler {
     /// A completion of `request`; see [`Extras`] for scores and logits.
     pub fn new(
@@ -281,20 +348,6 @@ impl FusedSampler {
         request.check(&model.model)?;
         let (b, h, w) = (request.batch, config.height, config.width);
         let gpu = &model.gpu;
-        let canvas: Vec<f32> = request
-            .levels
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let pixel = i % (h * w);
-                let item = i / config.values_per_image();
-                if request.known[item * h * w + pixel] {
-                    v
-                } else {
-                    0.0
-                }
-            })
-            .collect();
         let score_mask = match scored {
             Some(s) => {
                 request.check_scored(s, h, w)?;
@@ -310,16 +363,13 @@ impl FusedSampler {
         let usage = wgpu::BufferUsages::STORAGE;
         let inputs_buffer = empty_buffer(gpu, "inputs", 4 * inputs_len as u64, usage);
         gpu.queue.write_buffer(&inputs_buffer, 0, &bytes(&inputs));
-        let work = WorkLayout::new(config);
-        let mut work_init = vec![0.0f32; b * work.item];
-        let condition = condition_biases(&model.model, &condition_of(&model.model, &request), b);
-        let d_l = config.layers * 2 * config.hidden;
-        for item in 0..b {
-            let at = item * work.item + work.condition;
-            work_init[at..at + d_l].copy_from_slice(&condition[item * d_l..(item + 1) * d_l]);
-        }
-        let work = buffer_with(gpu, "work", &bytes(&work_init), usage);
-        let canvas = buffer_with(gpu, "canvas", &bytes(&canvas), usage);
+        let work = buffer_with(gpu, "work", &bytes(&initial_work(model, &request)), usage);
+        let canvas = buffer_with(
+            gpu,
+            "canvas",
+            &bytes(&initial_canvas(&request, config)),
+            usage,
+        );
         let debug_len = if extras.logits {
             noise_values * b * config.levels
         } else {
@@ -333,51 +383,11 @@ impl FusedSampler {
             OP_STRIDE * OPS_PER_SUBMIT as u64,
             wgpu::BufferUsages::UNIFORM,
         );
-        fn whole(buffer: &wgpu::Buffer) -> wgpu::BindingResource<'_> {
-            buffer.as_entire_binding()
-        }
-        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("pixelcnn completion"),
-            layout: &model.layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: &ops,
-                        offset: 0,
-                        size: wgpu::BufferSize::new(32),
-                    }),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: whole(&model.weights),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: whole(&work),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: whole(&canvas),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 4,
-                    resource: whole(&inputs_buffer),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 5,
-                    resource: whole(&debug),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 6,
-                    resource: whole(&scores),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 7,
-                    resource: whole(&model.weights),
-                },
-            ],
-        });
+        let bind_group = completion_bind_group(
+            model,
+            &ops,
+            [&work, &canvas, &inputs_buffer, &debug, &scores],
+        );
         let todo = request.hidden_positions(h, w);
         Ok(Self {
             model: model.clone(),

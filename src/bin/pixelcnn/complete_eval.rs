@@ -11,7 +11,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::Args;
 use pixelcnn::PixelCnn;
 use pixelcnn::cached::CachedSampler;
-use pixelcnn::data::Split;
+use pixelcnn::data::{Dataset, Split};
 use pixelcnn::hole::Hole;
 use pixelcnn::importance::{ImportanceCompletion, ImportanceRequest};
 use pixelcnn::order::Order;
@@ -82,7 +82,6 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
     let (model, manifest, device) = args.model.load()?;
     let config = &manifest.config;
     let test_set = args.model.data.load_for(&manifest.config, Split::Test)?;
-    let images = args.digits.min(test_set.len());
     let k = args.alternatives;
     let pools: Vec<usize> = std::iter::once(k)
         .chain(args.candidates.iter().copied())
@@ -100,87 +99,18 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
                 .map(move |&candidates| Method { order, candidates })
         })
         .collect();
+    let evaluation = Evaluation {
+        model: &model,
+        device: &device,
+        test_set: &test_set,
+        images: args.digits.min(test_set.len()),
+        methods,
+        args: &args,
+    };
     let mut rows = Vec::new();
     for hole in Hole::ALL {
-        let mut grid = grid::Grid::new(config, 3);
-        let mut totals = vec![(0.0, 0.0); methods.len()];
-        let mut reference = 0.0;
-        let mut chosen_names = Vec::new();
-        for t in 0..images {
-            let original: Vec<f32> = test_set.image(t).iter().map(|&v| f32::from(v)).collect();
-            let known = hole.known(config.height, config.width, t as u64);
-            reference -= score(&model, &original, &known, &device)?[0];
-            let mut cells = vec![grid.occluded(&original, &known)];
-            for (m, method) in methods.iter().enumerate() {
-                let request = ImportanceRequest {
-                    levels: original.clone(),
-                    known: known.clone(),
-                    alternatives: k,
-                    candidates: method.candidates,
-                    temperature: args.temperature,
-                    seed: t as u64,
-                    label: None,
-                    order: method.order,
-                    share: None,
-                };
-                let order = request.order_for(&model);
-                if method.order.is_none() && !chosen_names.contains(&order.name()) {
-                    chosen_names.push(order.name());
-                }
-                let start = Instant::now();
-                let canvas = if method.candidates == k {
-                    plain(&model, request, &device)?
-                } else {
-                    let mut completion = ImportanceCompletion::new(&model, request, &device)?;
-                    completion.finish_blocking()?;
-                    to_vec(completion.canvas())?
-                };
-                totals[m].1 += start.elapsed().as_secs_f64();
-                let scores = score(&model, &canvas, &known, &device)?;
-                totals[m].0 += -scores.iter().sum::<f64>() / scores.len() as f64;
-                // The grid shows the raster sampler's alternatives and the last method's.
-                if m == 0 || m + 1 == methods.len() {
-                    cells.extend(
-                        canvas
-                            .chunks(config.values_per_image())
-                            .map(|c| grid.image(c)),
-                    );
-                }
-            }
-            cells.push(grid.image(&original));
-            if t < args.grid_digits {
-                grid.add_row(cells);
-            }
-        }
-        let chosen = chosen_names.join(" / ");
-        for (method, &(nats, seconds)) in methods.iter().zip(&totals) {
-            rows.push(Row {
-                hole: hole.name(),
-                order: method
-                    .order
-                    .map_or(chosen.clone(), |o| o.name().to_string()),
-                method: if method.candidates == k {
-                    "plain"
-                } else {
-                    "sir"
-                },
-                candidates: method.candidates,
-                alternatives: k,
-                mean_nats: nats / images as f64,
-                seconds: seconds / images as f64,
-                images,
-            });
-        }
-        rows.push(Row {
-            hole: hole.name(),
-            order: String::new(),
-            method: "original",
-            candidates: 1,
-            alternatives: k,
-            mean_nats: reference / images as f64,
-            seconds: 0.0,
-            images,
-        });
+        let (hole_rows, grid) = evaluation.hole(hole)?;
+        rows.extend(hole_rows);
         if let Some(dir) = &args.grid_dir {
             std::fs::create_dir_all(dir)?;
             let path = dir.join(format!("complete-{}.png", hole.slug()));
@@ -196,6 +126,130 @@ pub fn run(args: CompleteEvalArgs) -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// Every method on the first `images` test digits.
+struct Evaluation<'a> {
+    model: &'a PixelCnn,
+    device: &'a Device,
+    test_set: &'a Dataset,
+    images: usize,
+    methods: Vec<Method>,
+    args: &'a CompleteEvalArgs,
+}
+
+impl Evaluation<'_> {
+    /// The rows of one hole shape (each method's, then the original's) and its grid.
+    fn hole(&self, hole: Hole) -> Result<(Vec<Row>, grid::Grid), Box<dyn Error>> {
+        let config = &self.model.config;
+        let mut grid = grid::Grid::new(config, 3);
+        let mut totals = vec![(0.0, 0.0); self.methods.len()];
+        let mut reference = 0.0;
+        let mut chosen_names = Vec::new();
+        for t in 0..self.images {
+            let original: Vec<f32> = self
+                .test_set
+                .image(t)
+                .iter()
+                .map(|&v| f32::from(v))
+                .collect();
+            let known = hole.known(config.height, config.width, t as u64);
+            reference -= score(self.model, &original, &known, self.device)?[0];
+            let mut cells = vec![grid.occluded(&original, &known)];
+            for (m, &method) in self.methods.iter().enumerate() {
+                let (canvas, order, seconds) = self.complete(method, &original, &known, t)?;
+                if method.order.is_none() && !chosen_names.contains(&order.name()) {
+                    chosen_names.push(order.name());
+                }
+                let scores = score(self.model, &canvas, &known, self.device)?;
+                totals[m].0 += -scores.iter().sum::<f64>() / scores.len() as f64;
+                totals[m].1 += seconds;
+                // The grid shows the raster sampler's alternatives and the last method's.
+                if m == 0 || m + 1 == self.methods.len() {
+                    let images = canvas.chunks(config.values_per_image());
+                    cells.extend(images.map(|c| grid.image(c)));
+                }
+            }
+            cells.push(grid.image(&original));
+            if t < self.args.grid_digits {
+                grid.add_row(cells);
+            }
+        }
+        Ok((
+            self.rows(hole, &totals, reference, &chosen_names.join(" / ")),
+            grid,
+        ))
+    }
+
+    /// Completes digit `t` with `method`: the canvas of its alternatives, the order it ran
+    /// in and the seconds it took.
+    fn complete(
+        &self,
+        method: Method,
+        original: &[f32],
+        known: &[bool],
+        t: usize,
+    ) -> Result<(Vec<f32>, Order, f64), Box<dyn Error>> {
+        let request = ImportanceRequest {
+            levels: original.to_vec(),
+            known: known.to_vec(),
+            alternatives: self.args.alternatives,
+            candidates: method.candidates,
+            temperature: self.args.temperature,
+            seed: t as u64,
+            label: None,
+            order: method.order,
+            share: None,
+        };
+        let order = request.order_for(self.model);
+        let start = Instant::now();
+        let canvas = if method.candidates == self.args.alternatives {
+            plain(self.model, request, self.device)?
+        } else {
+            let mut completion = ImportanceCompletion::new(self.model, request, self.device)?;
+            completion.finish_blocking()?;
+            to_vec(completion.canvas())?
+        };
+        Ok((canvas, order, start.elapsed().as_secs_f64()))
+    }
+
+    /// The rows of a hole from each method's (summed nats, summed seconds) and the original's
+    /// summed nats; `chosen`: the orders chosen for the hole.
+    fn rows(&self, hole: Hole, totals: &[(f64, f64)], reference: f64, chosen: &str) -> Vec<Row> {
+        let (k, images) = (self.args.alternatives, self.images);
+        let mut rows: Vec<Row> = self
+            .methods
+            .iter()
+            .zip(totals)
+            .map(|(method, &(nats, seconds))| Row {
+                hole: hole.name(),
+                order: method
+                    .order
+                    .map_or(chosen.to_string(), |o| o.name().to_string()),
+                method: if method.candidates == k {
+                    "plain"
+                } else {
+                    "sir"
+                },
+                candidates: method.candidates,
+                alternatives: k,
+                mean_nats: nats / images as f64,
+                seconds: seconds / images as f64,
+                images,
+            })
+            .collect();
+        rows.push(Row {
+            hole: hole.name(),
+            order: String::new(),
+            method: "original",
+            candidates: 1,
+            alternatives: k,
+            mean_nats: reference / images as f64,
+            seconds: 0.0,
+            images,
+        });
+        rows
+    }
+}
+
 /// The cached sampler's K alternatives in the request's order, with no pool: what a
 /// completion costs without importance resampling.
 fn plain(
@@ -205,16 +259,14 @@ fn plain(
 ) -> Result<Vec<f32>, Box<dyn Error>> {
     let k = request.alternatives;
     let order = request.order_for(model);
-    let sample = SampleRequest {
-        batch: k,
-        levels: request.levels.repeat(k),
-        known: request.known.repeat(k),
-        temperature: request.temperature,
-        seed: request.seed,
-        first_item: 0,
-        labels: None,
-        order: 0,
-    }
+    let sample = SampleRequest::repeated(
+        &request.levels,
+        &request.known,
+        k,
+        request.temperature,
+        request.seed,
+        None,
+    )
     .in_order(&model.config, order);
     let mut sampler = Framed {
         inner: CachedSampler::new(model, sample, device)?,

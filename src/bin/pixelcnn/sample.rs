@@ -79,16 +79,14 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
             let index = t * test_set.len() / count;
             let original: Vec<f32> = test_set.image(index).iter().map(|&v| v as f32).collect();
             let known: Vec<bool> = (0..pixels).map(|p| p < hidden_from).collect();
-            let request = SampleRequest {
-                batch: args.alternatives,
-                levels: original.repeat(args.alternatives),
-                known: known.repeat(args.alternatives),
-                temperature: args.temperature,
-                seed: args.seed + t as u64 + 1,
-                first_item: 0,
-                labels: None,
-                order: 0,
-            };
+            let request = SampleRequest::repeated(
+                &original,
+                &known,
+                args.alternatives,
+                args.temperature,
+                args.seed + t as u64 + 1,
+                None,
+            );
             let completed = complete(&model, request, &device)?;
             let mut row = vec![grid.occluded(&original, &known)];
             row.extend(completed.chunks(image).map(|c| grid.image(c)));

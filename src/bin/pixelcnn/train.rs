@@ -296,6 +296,80 @@ struct Trained<'a> {
     train_len: usize,
 }
 
+/// The test split's figures of a model as each encoding would store it.
+struct TestRun<'a> {
+    model: &'a PixelCnn,
+    test_set: &'a Dataset,
+    eval_batch: usize,
+    workers: usize,
+    device: &'a Device,
+}
+
+impl TestRun<'_> {
+    /// The model as the loader rebuilds it from the bytes `encoding` would store.
+    fn stored(&self, encoding: Encoding) -> Result<(PixelCnn, usize), Box<dyn Error>> {
+        let bytes = weights::to_safetensors(self.model, encoding)?;
+        let model = weights::model_from_safetensors(
+            &self.model.config,
+            &bytes,
+            encoding.dtype,
+            self.device,
+        )?;
+        Ok((model, bytes.len()))
+    }
+
+    fn nll(&self, encoding: Encoding) -> Result<f64, Box<dyn Error>> {
+        let (stored, size) = self.stored(encoding)?;
+        let nll = train::evaluate(
+            &stored,
+            self.test_set,
+            self.eval_batch,
+            self.workers,
+            self.device,
+            true,
+        );
+        eprintln!("{}: {nll:.3} nats, {size} bytes", encoding.describe());
+        Ok(nll)
+    }
+
+    /// The encoding to store (see [`weights::choose_encoding`]): (it, its NLL, f32's NLL).
+    fn choose_encoding(&self) -> Result<(Encoding, f64, f64), Box<dyn Error>> {
+        let nll_f32 = self.nll(Encoding::F32)?;
+        let mut measured = vec![];
+        let (encoding, nll) = weights::choose_encoding(nll_f32, |encoding| {
+            let nll = self.nll(encoding)?;
+            measured.push(format!("{} {nll:.3} nats", encoding.describe()));
+            Ok::<_, Box<dyn Error>>(nll)
+        })?;
+        println!(
+            "test NLL: f32 {nll_f32:.3} nats, {}; storing {}",
+            measured.join(", "),
+            encoding.describe()
+        );
+        Ok((encoding, nll, nll_f32))
+    }
+
+    /// The NLL of the mixture of the model's orders, as `encoding` stores it.
+    fn mixture_nll(&self, encoding: Encoding) -> Result<f64, Box<dyn Error>> {
+        let (stored, _) = self.stored(encoding)?;
+        let orders = self.model.config.orders;
+        eprintln!("evaluating the mixture of {orders} orders");
+        let nll = train::evaluate_orders(
+            &stored,
+            self.test_set,
+            self.eval_batch,
+            self.workers,
+            self.device,
+            true,
+        );
+        println!(
+            "test NLL as stored: identity order {:.3} nats, mixture of {orders} orders {:.3} nats",
+            nll.identity, nll.mixture
+        );
+        Ok(nll.mixture)
+    }
+}
+
 /// Evaluates on the test split in f32, then the smaller encodings from the smallest download up
 /// until one costs at most 0.1 nats per image (see [`weights::choose_encoding`]); writes that
 /// one's weights + manifest.
@@ -313,56 +387,19 @@ fn export(
         test_set = test_set.truncate(n);
     }
     eprintln!("evaluating on {} test images", test_set.len());
-    let evaluate =
-        |m: &PixelCnn| train::evaluate(m, &test_set, options.eval_batch, workers, device, true);
-    // Each encoding is evaluated as the loader rebuilds it from the bytes it would store.
-    let nll_as = |encoding: Encoding| -> Result<f64, Box<dyn Error>> {
-        let bytes = weights::to_safetensors(model, encoding)?;
-        let nll = evaluate(&weights::model_from_safetensors(
-            config,
-            &bytes,
-            encoding.dtype,
-            device,
-        )?);
-        eprintln!(
-            "{}: {nll:.3} nats, {} bytes",
-            encoding.describe(),
-            bytes.len()
-        );
-        Ok(nll)
+    let test = TestRun {
+        model,
+        test_set: &test_set,
+        eval_batch: options.eval_batch,
+        workers,
+        device,
     };
-    let nll_f32 = nll_as(Encoding::F32)?;
-    let mut measured = vec![];
-    let (encoding, nll) = weights::choose_encoding(nll_f32, |encoding| {
-        let nll = nll_as(encoding)?;
-        measured.push(format!("{} {nll:.3} nats", encoding.describe()));
-        Ok::<_, Box<dyn Error>>(nll)
-    })?;
-    println!(
-        "test NLL: f32 {nll_f32:.3} nats, {}; storing {}",
-        measured.join(", "),
-        encoding.describe()
-    );
-    let test_mixture_nll_nats = (config.orders > 1)
-        .then(|| -> Result<f64, Box<dyn Error>> {
-            let bytes = weights::to_safetensors(model, encoding)?;
-            let stored = weights::model_from_safetensors(config, &bytes, encoding.dtype, device)?;
-            eprintln!("evaluating the mixture of {} orders", config.orders);
-            let nll = train::evaluate_orders(
-                &stored,
-                &test_set,
-                options.eval_batch,
-                workers,
-                device,
-                true,
-            );
-            println!(
-                "test NLL as stored: identity order {:.3} nats, mixture of {} orders {:.3} nats",
-                nll.identity, config.orders, nll.mixture
-            );
-            Ok(nll.mixture)
-        })
-        .transpose()?;
+    let (encoding, nll, nll_f32) = test.choose_encoding()?;
+    let test_mixture_nll_nats = if config.orders > 1 {
+        Some(test.mixture_nll(encoding)?)
+    } else {
+        None
+    };
     let manifest_path = options.out_dir.join(format!("{}.json", options.name));
     if options.only_if_better
         && let Ok((_, current)) = weights::load_model(&manifest_path, device)
