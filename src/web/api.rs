@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use tsify::Tsify;
 
+use crate::importance::MAX_CANDIDATES;
+use crate::order::Order;
 use crate::progress::Phase;
 use crate::weights::Manifest;
 
@@ -149,6 +151,61 @@ pub(super) struct StartOptions {
     /// with `ranks`.
     #[tsify(optional)]
     pub(super) share: Option<PoolShareOption>,
+}
+
+/// Most alternatives one `start` may ask for.
+pub(super) const MAX_ALTERNATIVES: usize = 64;
+
+impl StartOptions {
+    /// `order` for a model with `orders` generation orders; `None`: the engine chooses.
+    pub(super) fn checked_order(&self, orders: usize) -> Result<Option<Order>, String> {
+        match &self.order {
+            None => Ok(None),
+            Some(OrderOption::Named(name)) if name == "auto" => Ok(None),
+            Some(OrderOption::Index(i))
+                if i.fract() == 0.0 && *i >= 0.0 && (*i as usize) < orders =>
+            {
+                Ok(Order::new(*i as usize))
+            }
+            Some(_) => Err(format!(
+                "start: order must be \"auto\" or an integer in 0..{orders} for this model"
+            )),
+        }
+    }
+
+    pub(super) fn checked_alternatives(&self) -> Result<usize, String> {
+        let batch = self.alternatives.unwrap_or(1);
+        if (1..=MAX_ALTERNATIVES).contains(&batch) {
+            Ok(batch)
+        } else {
+            Err(format!(
+                "alternatives must be in 1..={MAX_ALTERNATIVES}, got {batch}"
+            ))
+        }
+    }
+
+    pub(super) fn checked_seed(&self) -> Result<u64, String> {
+        let seed = self.seed.unwrap_or(0.0);
+        if seed.is_finite() && seed.fract() == 0.0 && (0.0..=2f64.powi(53)).contains(&seed) {
+            Ok(seed as u64)
+        } else {
+            Err(format!(
+                "start: seed must be an integer in 0..=2^53, got {seed}"
+            ))
+        }
+    }
+
+    pub(super) fn checked_candidates(&self) -> Result<Option<usize>, String> {
+        match self.candidates {
+            None => Ok(None),
+            Some(n) if n.fract() == 0.0 && (1.0..=MAX_CANDIDATES as f64).contains(&n) => {
+                Ok(Some(n as usize))
+            }
+            Some(n) => Err(format!(
+                "start: candidates must be an integer in 1..={MAX_CANDIDATES}, got {n}"
+            )),
+        }
+    }
 }
 
 /// A part of a pool of candidates: `first .. first + count`.

@@ -28,7 +28,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use wasm_bindgen::prelude::*;
 
 pub use api::{BackendName, Frame, ModelInfo, SamplerName};
-use api::{OrderOption, Plan, Shown, StartOptions};
+use api::{Plan, Shown, StartOptions};
 use platform::{
     fetch_bytes, fetch_text, js_err, parse_options, read_floats, read_levels, resolve_url, to_js,
     webgpu_device,
@@ -36,7 +36,7 @@ use platform::{
 
 use crate::cached::CachedSampler;
 use crate::config::PixelCnnConfig;
-use crate::importance::{ImportanceCompletion, ImportanceRequest, MAX_CANDIDATES, PoolShare};
+use crate::importance::{ImportanceCompletion, ImportanceRequest, PoolShare};
 use crate::model::{Condition, PixelCnn};
 use crate::order::Order;
 use crate::progress::{Phase, step_pixels};
@@ -72,8 +72,6 @@ fn make_sampler(
         SamplerName::Naive => Box::new(NaiveSampler::new(model, request, device)?),
     })
 }
-/// Largest batch the page accepts; beyond it memory on phones runs out long before speed helps.
-const MAX_ALTERNATIVES: usize = 64;
 
 /// A completion in progress: a plain sampler, or an importance-resampled one whose pool
 /// weights must be read back (asynchronously) before its alternatives can be chosen.
@@ -110,6 +108,14 @@ impl Run {
 
 struct Job {
     run: Run,
+}
+
+/// What a started completion does: `start`'s plan, less what the caller knows.
+struct Begun {
+    order: Order,
+    candidates: usize,
+    ranked: bool,
+    pool_units: usize,
 }
 
 /// The browser engine: its backend, the model, the canvas, and the completion in progress.
@@ -247,134 +253,60 @@ impl Engine {
     ) -> Result<JsValue, JsError> {
         let options: StartOptions = parse_options(options, "start")?;
         let config = self.config().map_err(js_err)?;
-        let order = match &options.order {
-            None => None,
-            Some(OrderOption::Named(name)) if name == "auto" => None,
-            Some(OrderOption::Index(i))
-                if i.fract() == 0.0 && *i >= 0.0 && (*i as usize) < config.orders =>
-            {
-                Order::new(*i as usize)
-            }
-            Some(_) => {
-                return Err(js_err(format!(
-                    "start: order must be \"auto\" or an integer in 0..{} for this model",
-                    config.orders
-                )));
-            }
-        };
-        let batch = options.alternatives.unwrap_or(1);
-        if !(1..=MAX_ALTERNATIVES).contains(&batch) {
-            return Err(js_err(format!(
-                "alternatives must be in 1..={MAX_ALTERNATIVES}, got {batch}"
-            )));
-        }
-        let seed = options.seed.unwrap_or(0.0);
-        if !(seed.is_finite() && seed.fract() == 0.0 && (0.0..=2f64.powi(53)).contains(&seed)) {
-            return Err(js_err(format!(
-                "start: seed must be an integer in 0..=2^53, got {seed}"
-            )));
-        }
-        let candidates = match options.candidates {
-            None => None,
-            Some(n) if n.fract() == 0.0 && (1.0..=MAX_CANDIDATES as f64).contains(&n) => {
-                Some(n as usize)
-            }
-            Some(n) => {
-                return Err(js_err(format!(
-                    "start: candidates must be an integer in 1..={MAX_CANDIDATES}, got {n}"
-                )));
-            }
-        };
+        let order = options.checked_order(config.orders).map_err(js_err)?;
+        let batch = options.checked_alternatives().map_err(js_err)?;
+        let seed = options.checked_seed().map_err(js_err)?;
+        let candidates = options.checked_candidates().map_err(js_err)?;
         let (levels, known) = self
             .canvas
             .borrow()
             .clone()
             .ok_or_else(|| js_err("start: call setCanvas first"))?;
         let temperature = options.temperature.unwrap_or(1.0);
-        let mask = known.clone();
-        let generated = |order: Order| order.hidden_in_order(&mask, config.height, config.width);
-        if let Some(n) = candidates {
-            let request = ImportanceRequest {
-                levels,
-                known,
-                alternatives: batch,
-                candidates: n,
-                temperature,
-                seed: seed as u64,
-                label: options.label,
-                order,
-                share: options.share.map(|s| PoolShare {
-                    first: s.first,
-                    count: s.count,
-                }),
-            };
-            let model = self.model().map_err(js_err)?;
-            #[cfg(feature = "fused")]
-            if let Some(kernels) = self.kernels.model.borrow().as_ref()
-                && options.sampler.unwrap_or_default() == SamplerName::Cached
-            {
-                let plan = crate::importance::PoolPlan::new(&model, request)
-                    .map_err(|e| js_err(format!("start: {e}")))?;
-                let info = Plan {
-                    backend: self.backend,
-                    order: plan.order.name(),
-                    order_index: plan.order.index(),
-                    candidates: plan.pool_size,
-                    ranked: plan.ranked,
-                    pool_units: 0,
-                    generated: generated(plan.order),
-                };
-                let run = fused_run::FusedRun::pool(kernels, plan).map_err(js_err)?;
-                let info = Plan {
-                    pool_units: run.progress().1,
-                    ..info
-                };
-                self.install(Run::Fused(Box::new(run)));
-                return to_js(&info);
-            }
-            let completion = ImportanceCompletion::new(&model, request, &self.device)
-                .map_err(|e| js_err(format!("start: {e}")))?;
-            let plan = Plan {
-                backend: self.backend,
-                order: completion.order().name(),
-                order_index: completion.order().index(),
-                candidates: completion.candidates(),
-                ranked: completion.ranked(),
-                pool_units: completion.pool_units(),
-                generated: generated(completion.order()),
-            };
-            self.install(Run::Importance(Box::new(completion)));
-            return to_js(&plan);
-        }
-        if options.share.is_some() {
-            return Err(js_err(
-                "start: share is a part of a pool of candidates: give candidates too",
-            ));
-        }
-        let order = order.unwrap_or_else(|| {
-            crate::order::choose(&known, config.height, config.width, config.orders)
-        });
-        let request = SampleRequest {
-            batch,
-            levels: levels.repeat(batch),
-            known: known.repeat(batch),
-            temperature,
-            seed: seed as u64,
-            first_item: 0,
-            labels: options.label.map(|l| vec![l; batch]),
-            order: 0,
-        }
-        .in_order(&config, order);
         let sampler = options.sampler.unwrap_or_default();
-        let pool_units = self.begin(request, sampler, order)?;
+        let mask = known.clone();
+        let begun = if let Some(candidates) = candidates {
+            self.start_pool(
+                ImportanceRequest {
+                    levels,
+                    known,
+                    alternatives: batch,
+                    candidates,
+                    temperature,
+                    seed,
+                    label: options.label,
+                    order,
+                    share: options.share.map(|s| PoolShare {
+                        first: s.first,
+                        count: s.count,
+                    }),
+                },
+                sampler,
+            )?
+        } else {
+            if options.share.is_some() {
+                return Err(js_err(
+                    "start: share is a part of a pool of candidates: give candidates too",
+                ));
+            }
+            let order = order.unwrap_or_else(|| {
+                crate::order::choose(&known, config.height, config.width, config.orders)
+            });
+            let request =
+                SampleRequest::repeated(&levels, &known, batch, temperature, seed, options.label)
+                    .in_order(&config, order);
+            self.begin(request, sampler, order)?
+        };
         to_js(&Plan {
             backend: self.backend,
-            order: order.name(),
-            order_index: order.index(),
-            candidates: batch,
-            ranked: false,
-            pool_units,
-            generated: generated(order),
+            order: begun.order.name(),
+            order_index: begun.order.index(),
+            candidates: begun.candidates,
+            ranked: begun.ranked,
+            pool_units: begun.pool_units,
+            generated: begun
+                .order
+                .hidden_in_order(&mask, config.height, config.width),
         })
     }
 
@@ -523,36 +455,65 @@ impl Engine {
         ) {
             return self.step_fused(pixels, generation).await;
         }
-        let (pending_weights, shared) = {
-            let mut job = self.job.borrow_mut();
-            let job = job
-                .as_mut()
-                .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
-            if let Some(completion) = job.run.completion() {
-                completion.step(pixels.max(1));
-            }
-            match &job.run {
-                Run::Importance(c) => (c.log_weights(), c.is_shared()),
-                _ => (None, false),
-            }
+        let (pending_weights, shared) = self.advance(pixels)?;
+        let log_weights = match pending_weights {
+            Some(weights) => self.settle_weights(weights, shared, generation).await?,
+            None => None,
         };
-        let mut log_weights = None;
-        if let Some(weights) = pending_weights {
-            let weights = read_floats(weights).await.map_err(js_err)?;
-            if shared {
-                // The other shares' weights come with `choose`.
-                log_weights = Some(weights);
-            } else if self.generation.get() == generation
-                && let Some(Job {
-                    run: Run::Importance(c),
-                }) = self.job.borrow_mut().as_mut()
-            {
-                c.choose(&weights).map_err(js_err)?;
-            }
-        }
         if self.generation.get() != generation {
             return Ok(Frame::stale());
         }
+        let frame = self.read_frame(shared, log_weights).await?;
+        Ok(Frame {
+            cancelled: self.generation.get() != generation,
+            ..frame
+        })
+    }
+
+    /// Steps the (unfused) completion by `pixels`; returns its pool's log-weights once they
+    /// are out, and whether the pool is shared with other engines.
+    fn advance(&self, pixels: usize) -> Result<(Option<Tensor<1>>, bool), JsError> {
+        let mut job = self.job.borrow_mut();
+        let job = job
+            .as_mut()
+            .ok_or_else(|| js_err("step: no completion in progress (call start first)"))?;
+        if let Some(completion) = job.run.completion() {
+            completion.step(pixels.max(1));
+        }
+        Ok(match &job.run {
+            Run::Importance(c) => (c.log_weights(), c.is_shared()),
+            _ => (None, false),
+        })
+    }
+
+    /// Reads the pool's log-weights back: a shared pool hands them to the page (the other
+    /// shares' come with `choose`), a whole one chooses its alternatives from them.
+    async fn settle_weights(
+        &self,
+        weights: Tensor<1>,
+        shared: bool,
+        generation: u64,
+    ) -> Result<Option<Vec<f32>>, JsError> {
+        let weights = read_floats(weights).await.map_err(js_err)?;
+        if shared {
+            return Ok(Some(weights));
+        }
+        if self.generation.get() == generation
+            && let Some(Job {
+                run: Run::Importance(c),
+            }) = self.job.borrow_mut().as_mut()
+        {
+            c.choose(&weights).map_err(js_err)?;
+        }
+        Ok(None)
+    }
+
+    /// The frame of the (unfused) completion as it stands, its canvas read back.
+    async fn read_frame(
+        &self,
+        shared: bool,
+        log_weights: Option<Vec<f32>>,
+    ) -> Result<Frame, JsError> {
         let (canvas, (done, total, ranked), scores, ranks) = {
             let mut job = self.job.borrow_mut();
             let job = job
@@ -587,10 +548,7 @@ impl Engine {
             ranks,
             log_weights,
         };
-        Ok(Frame {
-            cancelled: self.generation.get() != generation,
-            ..Frame::new(done, total, ranked, shown)
-        })
+        Ok(Frame::new(done, total, ranked, shown))
     }
 
     fn config(&self) -> Result<PixelCnnConfig, String> {
@@ -605,13 +563,20 @@ impl Engine {
             .ok_or_else(|| "no model loaded (call loadModel first)".to_string())
     }
 
-    /// Installs a plain sampler for `request` (in `order`'s frame); returns its pixels to draw.
+    /// Installs a plain sampler for `request` (in `order`'s frame).
     fn begin(
         &self,
         request: SampleRequest,
         sampler: SamplerName,
         order: Order,
-    ) -> Result<usize, JsError> {
+    ) -> Result<Begun, JsError> {
+        let candidates = request.batch;
+        let begun = |pool_units| Begun {
+            order,
+            candidates,
+            ranked: false,
+            pool_units,
+        };
         #[cfg(feature = "fused")]
         if let Some(kernels) = self.kernels.model.borrow().as_ref()
             && sampler == SamplerName::Cached
@@ -619,14 +584,53 @@ impl Engine {
             let run = fused_run::FusedRun::plain(kernels, request, order).map_err(js_err)?;
             let units = run.progress().1;
             self.install(Run::Fused(Box::new(run)));
-            return Ok(units);
+            return Ok(begun(units));
         }
         let model = self.model().map_err(js_err)?;
         let inner = make_sampler(sampler, &model, request, &self.device).map_err(js_err)?;
         let completion = Box::new(Framed { inner, order });
         let units = completion.progress().1;
         self.install(Run::Plain(completion));
-        Ok(units)
+        Ok(begun(units))
+    }
+
+    /// Installs an importance-resampled completion of `request`.
+    fn start_pool(
+        &self,
+        request: ImportanceRequest,
+        sampler: SamplerName,
+    ) -> Result<Begun, JsError> {
+        let model = self.model().map_err(js_err)?;
+        #[cfg(feature = "fused")]
+        if let Some(kernels) = self.kernels.model.borrow().as_ref()
+            && sampler == SamplerName::Cached
+        {
+            let plan = crate::importance::PoolPlan::new(&model, request)
+                .map_err(|e| js_err(format!("start: {e}")))?;
+            let (order, candidates, ranked) = (plan.order, plan.pool_size, plan.ranked);
+            let run = fused_run::FusedRun::pool(kernels, plan).map_err(js_err)?;
+            let pool_units = run.progress().1;
+            self.install(Run::Fused(Box::new(run)));
+            return Ok(Begun {
+                order,
+                candidates,
+                ranked,
+                pool_units,
+            });
+        }
+        // Without the fused kernels a pool always runs the cached sampler.
+        #[cfg(not(feature = "fused"))]
+        let _ = sampler;
+        let completion = ImportanceCompletion::new(&model, request, &self.device)
+            .map_err(|e| js_err(format!("start: {e}")))?;
+        let begun = Begun {
+            order: completion.order(),
+            candidates: completion.candidates(),
+            ranked: completion.ranked(),
+            pool_units: completion.pool_units(),
+        };
+        self.install(Run::Importance(Box::new(completion)));
+        Ok(begun)
     }
 
     /// `step` for a completion on the fused kernels: the same frames, read from the GPU.

@@ -42,7 +42,10 @@ pub(super) fn js_err(message: impl std::fmt::Display) -> JsError {
 /// A Rust value as a plain JS object (JSON-compatible: maps become objects).
 pub(super) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
     value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        // JSON-like (None as null, maps as objects), but bytes as a Uint8Array.
+        .serialize(
+            &serde_wasm_bindgen::Serializer::json_compatible().serialize_bytes_as_arrays(false),
+        )
         .map_err(js_err)
 }
 
