@@ -83,7 +83,6 @@ export class Results {
   show(frame, pixels) {
     const { width, height, channels } = this.shape;
     const plane = width * height;
-    // Read the (wasm) frame's getters once: each is a call into the module.
     this.done = frame.done;
     const finished = frame.finished;
     this.items.forEach((item, b) => {

@@ -1,5 +1,5 @@
 // The page's keyboard shortcuts: one table for what a key does and for how the buttons' titles
-// name it. Pure (tests/js/shortcuts.test.mjs); www/app.js binds the actions.
+// name it. Pure (tests/js/shortcuts.test.mjs); www/keyboard.js binds the actions.
 
 /** action → key (KeyboardEvent.key, lower case for letters) and whether it needs Ctrl/⌘. */
 export const SHORTCUTS = {

@@ -19,10 +19,6 @@ export function setSurpriseMax(max) {
   SURPRISE_MAX = max;
 }
 
-export function surpriseMax() {
-  return SURPRISE_MAX;
-}
-
 // Pale yellow → orange → crimson: light where the model was sure, so ink stays readable, and
 // dark at the top end, so a surprising pixel stands out on paper and on ink alike.
 const STOPS = [

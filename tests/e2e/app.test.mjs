@@ -418,6 +418,33 @@ for (const backend of BACKENDS) {
       await assertNoErrors(app);
     });
 
+    test('cancel() during an awaited step resolves it cancelled; a backend the engine cannot run rejects before any download', async (t) => {
+      const app = await openReady(t, browser, { backend });
+      const seen = await app.page.evaluate(async (onCpu) => {
+        const { engine } = window.pixelcnnApp.state;
+        engine.setCanvas(new Uint8Array(784), new Uint8Array(784));
+        await engine.start({ alternatives: 2 });
+        const pending = engine.step(784);
+        engine.cancel();
+        const frame = await pending;
+        let rejection = null;
+        if (onCpu) {
+          try {
+            await engine.start({ backend: 'webgpu' });
+          } catch (err) {
+            rejection = err.message;
+          }
+        }
+        return { cancelled: frame.cancelled, rejection };
+      }, backend === 'cpu');
+      assert.equal(seen.cancelled, true, 'the step awaited across cancel() says so');
+      if (backend === 'cpu') {
+        assert.match(seen.rejection ?? 'resolved', /CPU only/);
+        assert.deepEqual(app.requests.filter((u) => u.includes(WEBGPU_MODULE)), [], 'the WebGPU module is never requested');
+      }
+      await assertNoErrors(app);
+    });
+
     if (backend === 'cpu') {
       test('engine.score of the first test digit sums to the native NLL', {
         skip: MODEL_DIR ? 'the page serves a substitute model (--model-dir); the native NLL belongs to the shipped weights' : false,

@@ -27,6 +27,9 @@ const WEBGPU = [
 ];
 
 /** Launches Chromium; `webgpu: false` leaves WebGPU off (requestAdapter() returns null). */
+/** The median of timings (the upper one of an even count). */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
 export async function launch({ webgpu = true } = {}) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: run scripts/setup.sh (apt-get install chromium) or set CHROMIUM`);

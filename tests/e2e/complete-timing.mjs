@@ -9,7 +9,7 @@
 //       [--hide=top|bottom|middle] [--runs=3] [--seed=7] [--workers=1,2]
 import { parseArgs } from 'node:util';
 import { serve } from './server.mjs';
-import { launch, waitForState } from './browser.mjs';
+import { launch, median, waitForState } from './browser.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,22 +47,13 @@ async function openPage(workers) {
   await page.click('#test-digit');
   await page.evaluate(([from, to]) => window.pixelcnnApp.hideRows(from, to), ROWS[hide]);
   await page.evaluate(() => {
-    // Engine time per step and paint time per frame, to tell the model's cost from the page's.
-    const { engine, results } = window.pixelcnnApp.state;
-    const step = engine.step.bind(engine);
-    const show = results.show.bind(results);
+    // Engine time per step and paint time per frame, to tell the model's cost from the page's:
+    // the page reports both with every frame it shows (www/completion.js, FRAME_EVENT).
     window.__timing = { steps: [], paints: [] };
-    engine.step = async (n) => {
-      const t = performance.now();
-      const frame = await step(n);
-      window.__timing.steps.push([n, performance.now() - t]);
-      return frame;
-    };
-    results.show = (frame, data) => {
-      const t = performance.now();
-      show(frame, data);
-      window.__timing.paints.push(performance.now() - t);
-    };
+    document.addEventListener('pixelcnn:frame', ({ detail }) => {
+      window.__timing.steps.push([detail.stepPixels, detail.ms]);
+      window.__timing.paints.push(detail.paintMs);
+    });
   });
   await setRange(page, 'alternatives', alternatives);
   await page.fill('#seed', String(seed));
@@ -96,7 +87,6 @@ async function timeComplete(page) {
 const pages = [];
 for (const workers of workerCounts) pages.push([workers, await openPage(workers)]);
 console.log(`CPU backend, ${alternatives} alternatives, ${hide} rows ${ROWS[hide][0]}–${ROWS[hide][1] - 1} hidden, seed ${seed}, median of ${runs} (+1 warm-up); workers ${workerCounts.join(', ')} alternate run by run`);
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 for (const n of candidates) {
   const times = new Map(workerCounts.map((w) => [w, []]));
   for (const [, page] of pages) await setRange(page, 'candidates', n);
