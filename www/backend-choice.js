@@ -1,6 +1,6 @@
 // Which engine runs a completion: the CPU one (wasm, every visitor has it) or the WebGPU one
 // (a second module, fetched only when it is used). Pure functions, so that the choice can be
-// tested with any adapter and any timings (tests/e2e/backend-choice.test.mjs).
+// tested with any adapter and any timings (tests/js/backend-choice.test.mjs).
 //
 // The WebGPU engine runs each generated value as one kernel dispatch, and a dispatch costs a
 // fixed overhead before any work, so WebGPU is not faster on every device (nor at every batch
