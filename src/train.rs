@@ -292,8 +292,11 @@ impl ThisRun {
         }
     }
 
-    fn seconds(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
+    /// Brings `state.train_seconds` up to now; returns this run's seconds so far.
+    fn clock(&self, state: &mut TrainState) -> f64 {
+        let run_seconds = self.started.elapsed().as_secs_f64();
+        state.train_seconds = self.seconds_before + run_seconds;
+        run_seconds
     }
 
     fn checkpoint_due(&self, every_seconds: f64) -> bool {
@@ -380,8 +383,7 @@ pub fn train(
             let epoch = state.images as f64 / len as f64;
             step_line(epoch, loss_value, pixels, images_per_second, lr)
         });
-        let run_seconds = this_run.seconds();
-        state.train_seconds = this_run.seconds_before + run_seconds;
+        let run_seconds = this_run.clock(&mut state);
         let out_of_time = options.max_seconds.is_some_and(|max| run_seconds >= max);
         let finished = state.images >= total_images;
         if this_run.checkpoint_due(options.checkpoint_seconds) || finished || out_of_time {
