@@ -30,7 +30,9 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::model::{HeadOps, LayerOps, PixelCnn, log_probs_from_logits};
-use crate::sample::{LogitSource, SampleError, SampleRequest, SampleState, Sampler};
+use crate::sample::{
+    LogitSource, SampleError, SampleRequest, SampleState, Sampler, assign_in_place,
+};
 
 /// One layer's weights plus its caches.
 struct LayerCache {
@@ -219,10 +221,11 @@ impl RowCaches {
         let c = x.dims()[3];
         let half0 = self.layers[0].ops.half;
         let rows = first + half0..last + half0;
-        self.layers[0].v_in = self.layers[0]
-            .v_in
-            .clone()
-            .slice_assign([0..b, rows, half0..half0 + w, 0..c], x);
+        assign_in_place(
+            &mut self.layers[0].v_in,
+            [0..b, rows, half0..half0 + w, 0..c],
+            x,
+        );
         for l in 0..self.layers.len() {
             let layer = &self.layers[l];
             let half = layer.ops.half;
@@ -242,7 +245,7 @@ impl RowCaches {
                 let next = &mut self.layers[l + 1];
                 let (half, n_in) = (next.ops.half, next.v_in.dims()[3]);
                 let region = [0..b, first + half..last + half, half..half + w, 0..n_in];
-                next.v_in = next.v_in.clone().slice_assign(region, v);
+                assign_in_place(&mut next.v_in, region, v);
             }
         }
     }
@@ -256,10 +259,11 @@ impl RowCaches {
         let x = self.canvas_rows(state, row, row + 1);
         let c = x.dims()[3];
         let half0 = self.layers[0].ops.half;
-        self.layers[0].h_in = self.layers[0]
-            .h_in
-            .clone()
-            .slice_assign([0..b, 0..1, half0..half0 + w, 0..c], x.clone());
+        assign_in_place(
+            &mut self.layers[0].h_in,
+            [0..b, 0..1, half0..half0 + w, 0..c],
+            x.clone(),
+        );
         let mut last = x;
         for l in 0..layers {
             let layer = &self.layers[l];
@@ -273,10 +277,8 @@ impl RowCaches {
             let out = layer.ops.horizontal_output(pre, h_in);
             if let Some(next) = self.layers.get_mut(l + 1) {
                 let (half, n_in) = (next.ops.half, next.h_in.dims()[3]);
-                next.h_in = next
-                    .h_in
-                    .clone()
-                    .slice_assign([0..b, 0..1, half..half + w, 0..n_in], out.clone());
+                let region = [0..b, 0..1, half..half + w, 0..n_in];
+                assign_in_place(&mut next.h_in, region, out.clone());
             }
             last = out;
         }
@@ -348,10 +350,8 @@ impl LogitSource for RowCaches {
             if let Some(next) = self.layers.get_mut(l + 1) {
                 let n_in = next.h_in.dims()[3];
                 let at = col + next.ops.half;
-                next.h_in = next.h_in.clone().slice_assign(
-                    [0..b, 0..1, at..at + 1, 0..n_in],
-                    out.clone().reshape([b, 1, 1, n_in]),
-                );
+                let region = [0..b, 0..1, at..at + 1, 0..n_in];
+                assign_in_place(&mut next.h_in, region, out.clone().reshape([b, 1, 1, n_in]));
             }
             h = Some(out);
         }
@@ -374,10 +374,8 @@ impl LogitSource for RowCaches {
         let value = self.model.normalize(value);
         let first = &mut self.layers[0];
         let at = col + first.ops.half;
-        first.h_in = first
-            .h_in
-            .clone()
-            .slice_assign([0..b, 0..1, at..at + 1, channel..channel + 1], value);
+        let region = [0..b, 0..1, at..at + 1, channel..channel + 1];
+        assign_in_place(&mut first.h_in, region, value);
         if channel + 1 == self.model.config.channels {
             self.horizontal_at = Some((row, col + 1));
         }

@@ -304,8 +304,11 @@ pub fn gate<const D: usize>(x: Tensor<D>, axis: usize) -> Tensor<D> {
 /// way training runs measurably faster (see the README's training-speed table). It also
 /// sidesteps WebGPU implementations (SwiftShader among them) whose `tanh` returns NaN for
 /// |a| ≳ 89, where σ saturates cleanly to 0 or 1.
+///
+/// 2a is written a + a: `a` is a strided view (one half of the channels), and on flex a binary
+/// op walks such views in contiguous runs while a scalar op steps through them index by index.
 fn tanh<const D: usize>(a: Tensor<D>) -> Tensor<D> {
-    sigmoid(a * 2.0) * 2.0 - 1.0
+    sigmoid(a.clone() + a) * 2.0 - 1.0
 }
 
 /// Moves every row of a channels-last [B, H, W, C] tensor one down (row 0 becomes zeros), so

@@ -2,6 +2,8 @@
 //! sampling, the per-pixel loop every sampler runs, and the naive source (a full forward pass
 //! per value) that the cached one must match.
 
+use std::ops::Range;
+
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::PixelCnnConfig;
@@ -255,12 +257,26 @@ impl SampleState {
             .slice([0..b, 0..1, row..row + 1, col..col + 1]);
         let current = self.canvas.clone().slice(region.clone());
         let merged = current * known.clone() + values * (known.neg() + 1.0);
-        self.canvas = self.canvas.clone().slice_assign(region, merged);
+        assign_in_place(&mut self.canvas, region, merged);
     }
 
     pub fn is_done(&self) -> bool {
         self.done >= self.todo.len()
     }
+}
+
+/// `slot[region] = value` without copying `slot`: the tensor is moved out of its slot before
+/// the write, so the backend owns its buffer alone and writes into it (a buffer still shared
+/// with `slot`, as after `slot.clone()`, is copied whole first). The caches of the cached
+/// sampler are written one pixel at a time; a copy per write would cost more than the maths.
+pub(crate) fn assign_in_place<const D: usize>(
+    slot: &mut Tensor<D>,
+    region: [Range<usize>; D],
+    value: Tensor<D>,
+) {
+    let placeholder = Tensor::empty([0; D], &slot.device());
+    let tensor = std::mem::replace(slot, placeholder);
+    *slot = tensor.slice_assign(region, value);
 }
 
 /// Deterministic uniform in (0, 1) for one (seed, batch item, channel, pixel, level): the noise
