@@ -1,10 +1,11 @@
 //! A Gated PixelCNN in burn that trains natively and runs in the browser.
 //!
-//! Modules import downwards only: `mask` and `conv` (masked convolutions), `order` (the
-//! generation orders) → `config`, `model`
+//! Modules import downwards only: `activation` (σ), `mask` and `conv` (masked convolutions),
+//! `order` (the generation orders) → `config`, `model`
 //! (all model maths) → `sample` (the sampling loop), `cached`, `importance` → `weights`,
 //! `data`, `train`, `average`, `bench` → `web` (the browser glue).
 
+pub mod activation;
 pub mod config;
 pub mod conv;
 pub mod error;

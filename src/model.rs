@@ -13,10 +13,11 @@
 
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
-use burn::tensor::activation::{log_softmax, relu, sigmoid};
+use burn::tensor::activation::{log_softmax, relu};
 use burn::tensor::ops::PadMode;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::activation::sigmoid;
 use crate::config::PixelCnnConfig;
 pub use crate::conv::MaskedConv;
 use crate::conv::MatmulConv;
