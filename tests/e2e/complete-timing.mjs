@@ -3,10 +3,11 @@
 // half of the first test digit by default, the worst case for the ranked completion (the
 // whole bottom half is known and scored); each setting reports the median of its runs and the
 // engine / paint split of the last one. --workers times each setting with the pool shared by
-// that many CPU workers (one page each, side by side in one run).
+// that many CPU workers, --dist with each of several builds (one page each, side by side in
+// one run).
 //
 //   node tests/e2e/complete-timing.mjs [--candidates=4,8,12,16] [--alternatives=4]
-//       [--hide=top|bottom|middle] [--runs=3] [--seed=7] [--workers=1,2]
+//       [--hide=top|bottom|middle] [--runs=3] [--seed=7] [--workers=1,2] [--dist=dist,OTHER]
 import { parseArgs } from 'node:util';
 import { serve } from './server.mjs';
 import { launch, median, waitForState } from './browser.mjs';
@@ -19,6 +20,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string' },
     seed: { type: 'string' },
     workers: { type: 'string' },
+    dist: { type: 'string' },
   },
 });
 const workerCounts = (args.workers ?? '1').split(',').map(Number);
@@ -30,11 +32,12 @@ const hide = args.hide ?? 'top';
 const ROWS = { top: [0, 14], bottom: [14, 28], middle: [10, 18] };
 if (!ROWS[hide]) throw new Error(`--hide must be one of ${Object.keys(ROWS).join(', ')}`);
 
-const server = await serve('dist');
+const dists = (args.dist ?? 'dist').split(',');
+const servers = await Promise.all(dists.map((dist) => serve(dist)));
 const browser = await launch({ webgpu: false });
 
-/** The page with `workers` CPU workers sharing the pool, the hole hidden, ready to time. */
-async function openPage(workers) {
+/** The page of `server` with `workers` CPU workers sharing the pool, the hole hidden, ready to time. */
+async function openPage(server, workers) {
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.log('pageerror', e.message));
   await page.goto(`${server.url}index.html?backend=cpu&workers=${workers}`);
@@ -85,29 +88,35 @@ async function timeComplete(page) {
 }
 
 const pages = [];
-for (const workers of workerCounts) pages.push([workers, await openPage(workers)]);
-console.log(`CPU backend, ${alternatives} alternatives, ${hide} rows ${ROWS[hide][0]}–${ROWS[hide][1] - 1} hidden, seed ${seed}, median of ${runs} (+1 warm-up); workers ${workerCounts.join(', ')} alternate run by run`);
+for (const [i, dist] of dists.entries()) {
+  for (const workers of workerCounts) {
+    const label = `${dists.length > 1 ? `${dist}, ` : ''}${workers} worker${workers > 1 ? 's' : ' '}`;
+    pages.push({ label, page: await openPage(servers[i], workers), times: [] });
+  }
+}
+console.log(`CPU backend, ${alternatives} alternatives, ${hide} rows ${ROWS[hide][0]}–${ROWS[hide][1] - 1} hidden, seed ${seed}, median of ${runs} (+1 warm-up); ${dists.length > 1 ? `builds ${dists.join(', ')} × ` : ''}workers ${workerCounts.join(', ')} alternate run by run`);
 for (const n of candidates) {
-  const times = new Map(workerCounts.map((w) => [w, []]));
-  for (const [, page] of pages) await setRange(page, 'candidates', n);
+  for (const p of pages) {
+    p.times = [];
+    await setRange(p.page, 'candidates', n);
+  }
   for (let r = 0; r <= runs; r++) {
-    for (const [workers, page] of pages) {
-      const ms = await timeComplete(page);
-      if (r > 0) times.get(workers).push(ms); // the first run of a setting pays for allocations
+    for (const p of pages) {
+      const ms = await timeComplete(p.page);
+      if (r > 0) p.times.push(ms); // the first run of a setting pays for allocations
     }
   }
   const pixels = [];
-  for (const [workers, page] of pages) {
+  for (const { label, page, times: ts } of pages) {
     const t = await page.evaluate(() => window.__timing);
     const engineMs = t.steps.reduce((a, s) => a + s[1], 0);
     const paintMs = t.paints.reduce((a, b) => a + b, 0);
     const status = await page.textContent('#status');
     pixels.push(JSON.stringify(await page.evaluate(() => window.pixelcnnApp.lastFrame().pixels)));
-    const ts = times.get(workers);
-    console.log(`candidates ${String(n).padStart(2)}, ${workers} worker${workers > 1 ? 's' : ' '}: median ${(median(ts) / 1000).toFixed(2)} s  runs ${ts.map((x) => (x / 1000).toFixed(2)).join(' ')} s` +
+    console.log(`candidates ${String(n).padStart(2)}, ${label}: median ${(median(ts) / 1000).toFixed(2)} s  runs ${ts.map((x) => (x / 1000).toFixed(2)).join(' ')} s` +
       `  | last run: ${t.steps.length} steps, engine ${(engineMs / 1000).toFixed(2)} s, paint ${(paintMs / 1000).toFixed(2)} s  (${status.replace(/^Done: /, '')})`);
   }
-  if (new Set(pixels).size > 1) console.log('  the worker counts gave different alternatives!');
+  if (new Set(pixels).size > 1) console.log('  the pages gave different alternatives!');
 }
 await browser.close();
-await server.close();
+await Promise.all(servers.map((server) => server.close()));
