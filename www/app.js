@@ -4,8 +4,8 @@
 // URL parameters:
 //   ?backend=auto|webgpu|cpu   force a backend (default auto: the CPU engine, and WebGPU where
 //                              it was measured faster on this device for the batch size)
-//   ?workers=N                 CPU workers that share a pool of candidates (default: the
-//                              cores but one, at most four)
+//   ?workers=N                 CPU workers that share a pool of candidates (default: a
+//                              core each, one left for the page from 3 cores on, at most 4)
 //   ?model=mnist|emoji|URL     a shipped model by name, or the URL of a manifest (default mnist)
 //   ?digits=URL                test images for a manifest given by URL
 //                              (default www/models/mnist-digits.json)

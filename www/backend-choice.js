@@ -7,8 +7,18 @@
 // size): on a hardware adapter the page times both engines once (a few rows at the batch
 // sizes it uses), keeps the timings in localStorage, and picks per batch size.
 
-/** Batch sizes timed by a calibration: the page's range of candidates (1..64). */
-export const CALIBRATION_BATCHES = [1, 4, 16, 28, 64];
+/**
+ * The CPU's pool when nothing says more: a top-half hole (the slowest: all of the bottom half
+ * is scored) takes about 1 s at 40 candidates on a 4-core machine. Measured on 2 cores
+ * (`node tests/e2e/complete-timing.mjs --candidates=4,8,16,28,32,40,48 --workers=1,2`): each
+ * candidate adds 51 ms with one worker and 28 ms with two (1.8× per doubling), on top of
+ * ~0.25 s; a 4-core machine runs three workers, so ~51 / (3 · 0.9) ≈ 19 ms a candidate and
+ * 0.25 + 40 · 0.019 ≈ 1.0 s. Two cores take 1.2 s with their two workers.
+ */
+export const CPU_DEFAULT_CANDIDATES = 40;
+
+/** Batch sizes timed by a calibration: the page's range of candidates (1..64), the default among them. */
+export const CALIBRATION_BATCHES = [1, 4, 16, CPU_DEFAULT_CANDIDATES, 64];
 /** Pixels (two rows of 28) timed per batch size. */
 export const CALIBRATION_PIXELS = 56;
 const STORAGE_PREFIX = 'pixelcnn:calibration:';
@@ -109,7 +119,7 @@ export function chooseBackend({ preference = 'auto', adapter, calibration, batch
  * calibration says WebGPU draws that many candidates no slower than the CPU draws the default
  * (a larger pool fits the known pixels better, at no more than the CPU's time).
  */
-export function defaultCandidates({ preference = 'auto', adapter, calibration }, { cpuDefault = 28, larger = 64 } = {}) {
+export function defaultCandidates({ preference = 'auto', adapter, calibration }, { cpuDefault = CPU_DEFAULT_CANDIDATES, larger = 64 } = {}) {
   if (!calibration) return cpuDefault;
   if (chooseBackend({ preference, adapter, calibration, batch: larger }).backend !== 'webgpu') return cpuDefault;
   const big = rowFor(calibration, larger);

@@ -113,20 +113,20 @@ describe('probeAdapter', () => {
 });
 
 test('a larger default pool only where WebGPU draws it no slower than the default', async () => {
-  const { defaultCandidates } = await import('../../www/backend-choice.js');
+  const { defaultCandidates, CPU_DEFAULT_CANDIDATES: n } = await import('../../www/backend-choice.js');
   const adapter = { software: false, key: 'gpu' };
-  const rows = (at28, at64) => ({ rows: [
-    { batch: 28, cpuMs: at28.cpu, webgpuMs: at28.gpu },
+  const rows = (atDefault, at64) => ({ rows: [
+    { batch: n, cpuMs: atDefault.cpu, webgpuMs: atDefault.gpu },
     { batch: 64, cpuMs: at64.cpu, webgpuMs: at64.gpu },
   ] });
   const fast = rows({ cpu: 900, gpu: 60 }, { cpu: 2000, gpu: 70 });
   assert.equal(defaultCandidates({ adapter, calibration: fast }), 64);
-  // WebGPU at 64 slower than the CPU at 28 (though faster than the CPU at 64): keep 28.
+  // WebGPU at 64 slower than the CPU at the default (though faster than the CPU at 64): keep it.
   const slow = rows({ cpu: 900, gpu: 60 }, { cpu: 2000, gpu: 1000 });
-  assert.equal(defaultCandidates({ adapter, calibration: slow }), 28);
-  // The CPU chosen at 64, no calibration, a software adapter, or ?backend=cpu: keep 28.
-  assert.equal(defaultCandidates({ adapter, calibration: rows({ cpu: 900, gpu: 950 }, { cpu: 2000, gpu: 2100 }) }), 28);
-  assert.equal(defaultCandidates({ adapter, calibration: null }), 28);
-  assert.equal(defaultCandidates({ adapter: { software: true, key: 's' }, calibration: fast }), 28);
-  assert.equal(defaultCandidates({ preference: 'cpu', adapter, calibration: fast }), 28);
+  assert.equal(defaultCandidates({ adapter, calibration: slow }), n);
+  // The CPU chosen at 64, no calibration, a software adapter, or ?backend=cpu: the default.
+  assert.equal(defaultCandidates({ adapter, calibration: rows({ cpu: 900, gpu: 950 }, { cpu: 2000, gpu: 2100 }) }), n);
+  assert.equal(defaultCandidates({ adapter, calibration: null }), n);
+  assert.equal(defaultCandidates({ adapter: { software: true, key: 's' }, calibration: fast }), n);
+  assert.equal(defaultCandidates({ preference: 'cpu', adapter, calibration: fast }), n);
 });

@@ -15,12 +15,14 @@ test('a pool splits into contiguous shares that cover it once', () => {
   }
 });
 
-test('a worker a core, one core left for the page, at most four', () => {
+test('a worker a core, one core left for the page from three cores on, at most four', () => {
   assert.equal(defaultCpuWorkers(1), 1);
-  assert.equal(defaultCpuWorkers(2), 1);
+  assert.equal(defaultCpuWorkers(2), 2);
+  assert.equal(defaultCpuWorkers(3), 2);
   assert.equal(defaultCpuWorkers(4), 3);
   assert.equal(defaultCpuWorkers(16), 4);
-  assert.equal(defaultCpuWorkers(undefined), 1);
+  assert.equal(defaultCpuWorkers(0), 2, 'unknown: taken as two cores');
+  assert.equal(defaultCpuWorkers(undefined), 2);
 });
 
 const image = (v) => [v, v];
