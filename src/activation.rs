@@ -139,30 +139,19 @@ mod simd128 {
         rest
     }
 
-    impl Add for X4 {
-        type Output = Self;
-        fn add(self, o: Self) -> Self {
-            X4(f32x4_add(self.0, o.0))
-        }
+    /// The four arithmetic operators, lane by lane.
+    macro_rules! lanewise {
+        ($($op:ident $method:ident $intrinsic:ident),*) => {$(
+            impl $op for X4 {
+                type Output = Self;
+                fn $method(self, other: Self) -> Self {
+                    X4($intrinsic(self.0, other.0))
+                }
+            }
+        )*};
     }
-    impl Sub for X4 {
-        type Output = Self;
-        fn sub(self, o: Self) -> Self {
-            X4(f32x4_sub(self.0, o.0))
-        }
-    }
-    impl Mul for X4 {
-        type Output = Self;
-        fn mul(self, o: Self) -> Self {
-            X4(f32x4_mul(self.0, o.0))
-        }
-    }
-    impl Div for X4 {
-        type Output = Self;
-        fn div(self, o: Self) -> Self {
-            X4(f32x4_div(self.0, o.0))
-        }
-    }
+    lanewise!(Add add f32x4_add, Sub sub f32x4_sub, Mul mul f32x4_mul, Div div f32x4_div);
+
     impl Lanes for X4 {
         fn splat(value: f32) -> Self {
             X4(f32x4_splat(value))
