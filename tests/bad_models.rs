@@ -29,14 +29,6 @@ fn valid(dtype: StoredDType) -> (serde_json::Value, Vec<u8>) {
     (serde_json::from_str(&json).expect("json"), bytes)
 }
 
-/// The manifest with its hash pinned to `bytes`, so that what is wrong with the bytes is what
-/// the loader reports (not the hash).
-fn pinned(manifest: &serde_json::Value, bytes: &[u8]) -> String {
-    let mut m = manifest.clone();
-    m["sha256"] = weights::sha256_hex(bytes).into();
-    m.to_string()
-}
-
 /// Deterministic pseudo-random numbers for the generated cases.
 struct Rng(u64);
 
@@ -103,14 +95,24 @@ fn generated_bad_inputs_give_typed_errors_and_never_panic() {
                 _ => bytes.len(),
             };
             let random: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-            tally.case("random bytes", &pinned(&manifest, &random), &random, true);
+            tally.case(
+                "random bytes",
+                &common::with_hash_of(&manifest.to_string(), &random),
+                &random,
+                true,
+            );
         }
         // Random bytes behind a valid-looking safetensors length prefix.
         for _ in 0..50 {
             let mut random: Vec<u8> = (0..bytes.len()).map(|_| rng.next() as u8).collect();
             let header = (rng.below(bytes.len() * 2) as u64).to_le_bytes();
             random[..8].copy_from_slice(&header);
-            tally.case("random body", &pinned(&manifest, &random), &random, true);
+            tally.case(
+                "random body",
+                &common::with_hash_of(&manifest.to_string(), &random),
+                &random,
+                true,
+            );
         }
         // Single and multiple bit flips anywhere, hash pinned. A flip in a tensor's data may
         // leave a valid file (or a NaN, which must be caught).
@@ -121,7 +123,12 @@ fn generated_bad_inputs_give_typed_errors_and_never_panic() {
                     let at = rng.below(flipped.len());
                     flipped[at] ^= 1 << rng.below(8);
                 }
-                tally.case("bit flips", &pinned(&manifest, &flipped), &flipped, false);
+                tally.case(
+                    "bit flips",
+                    &common::with_hash_of(&manifest.to_string(), &flipped),
+                    &flipped,
+                    false,
+                );
             }
         }
         // Cut at every tensor boundary (and one byte either side of it), hash pinned.
@@ -139,7 +146,12 @@ fn generated_bad_inputs_give_typed_errors_and_never_panic() {
         }
         for cut in cuts.into_iter().filter(|&c| c < bytes.len()) {
             let short = &bytes[..cut];
-            tally.case("cut file", &pinned(&manifest, short), short, true);
+            tally.case(
+                "cut file",
+                &common::with_hash_of(&manifest.to_string(), short),
+                short,
+                true,
+            );
         }
         // Non-finite values: a NaN, +inf or -inf written into each float tensor in turn (in an
         // int8 file: the biases and the scales); a negative value into each int8 scale.
@@ -163,7 +175,7 @@ fn generated_bad_inputs_give_typed_errors_and_never_panic() {
                 let mut bad = bytes.clone();
                 bad[begin..begin + encoded.len()].copy_from_slice(&encoded);
                 let what = format!("{value} in {name}");
-                let json = pinned(&manifest, &bad);
+                let json = common::with_hash_of(&manifest.to_string(), &bad);
                 let err = weights::load_from_bytes(&json, &bad, &Device::flex())
                     .err()
                     .unwrap_or_else(|| panic!("{what} loaded"));
@@ -174,7 +186,7 @@ fn generated_bad_inputs_give_typed_errors_and_never_panic() {
             if name.ends_with(".scale") {
                 let mut bad = bytes.clone();
                 bad[begin..begin + 4].copy_from_slice(&(-0.5f32).to_le_bytes());
-                let json = pinned(&manifest, &bad);
+                let json = common::with_hash_of(&manifest.to_string(), &bad);
                 let err = weights::load_from_bytes(&json, &bad, &Device::flex())
                     .err()
                     .unwrap_or_else(|| panic!("a negative {name} loaded"));
@@ -472,7 +484,7 @@ fn broken_int8_files_give_their_own_errors() {
         let mut edited = tensors.clone();
         edit(&mut edited);
         let bad = common::raw_file(&edited, bytes.len());
-        let json = pinned(&manifest, &bad);
+        let json = common::with_hash_of(&manifest.to_string(), &bad);
         tally.case(what, &json, &bad, true);
         let err = weights::load_from_bytes(&json, &bad, &Device::flex())
             .err()
@@ -493,7 +505,7 @@ fn broken_int8_files_give_their_own_errors() {
         let (_, file) = valid(file_dtype);
         let mut m = manifest.clone();
         m["dtype"] = manifest_dtype.name().into();
-        let json = pinned(&m, &file);
+        let json = common::with_hash_of(&m.to_string(), &file);
         let what = format!(
             "{} file under a {} manifest",
             file_dtype.name(),

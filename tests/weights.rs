@@ -201,10 +201,9 @@ fn int8_zero_scale_loads_as_a_zero_channel() {
         .expect("scale");
     scale.3[..4].copy_from_slice(&0f32.to_le_bytes());
     let edited = common::raw_file(&tensors, bytes.len());
-    let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
-    value["sha256"] = weights::sha256_hex(&edited).into();
-    let (loaded, _) = weights::load_from_bytes(&value.to_string(), &edited, &Device::flex())
-        .expect("a zero scale is valid");
+    let json = common::with_hash_of(&json, &edited);
+    let (loaded, _) =
+        weights::load_from_bytes(&json, &edited, &Device::flex()).expect("a zero scale is valid");
     let params = weights::named_parameters(&loaded).expect("params");
     let (_, shape, values) = params.iter().find(|t| t.0 == name).expect("tensor");
     let row_len = values.len() / shape[0];
@@ -216,8 +215,8 @@ fn int8_zero_scale_loads_as_a_zero_channel() {
 fn truncated_file_is_a_format_error() {
     let (_, json, bytes, _) = saved(StoredDType::F32, "trunc");
     let cut = &bytes[..bytes.len() / 2];
-    // Re-pin the hash so the truncation itself is what gets reported.
-    let json = json.replace(&weights::sha256_hex(&bytes), &weights::sha256_hex(cut));
+    // The hash of the cut bytes, so that the truncation itself is what gets reported.
+    let json = common::with_hash_of(&json, cut);
     let err = weights::load_from_bytes(&json, cut, &Device::flex()).expect_err("must fail");
     assert!(matches!(err, LoadError::Format(_)), "{err}");
     assert!(err.to_string().contains("truncated"), "{err}");
@@ -235,7 +234,7 @@ fn wrong_hash_is_reported() {
 
 #[test]
 fn wrong_shape_names_the_tensor() {
-    let (_, json, bytes, _) = saved(StoredDType::F32, "shape");
+    let (_, json, _, _) = saved(StoredDType::F32, "shape");
     // Weights of a wider model under the manifest of the narrow one.
     let wide = PixelCnn::new(
         &PixelCnnConfig {
@@ -246,10 +245,7 @@ fn wrong_shape_names_the_tensor() {
     )
     .expect("config");
     let wide_bytes = weights::to_safetensors(&wide, StoredDType::F32).expect("serialize");
-    let json = json.replace(
-        &weights::sha256_hex(&bytes),
-        &weights::sha256_hex(&wide_bytes),
-    );
+    let json = common::with_hash_of(&json, &wide_bytes);
     let err = weights::load_from_bytes(&json, &wide_bytes, &Device::flex()).expect_err("must fail");
     assert!(matches!(err, LoadError::Shape { .. }), "{err}");
     assert!(err.to_string().contains("has shape"), "{err}");
@@ -281,7 +277,7 @@ fn unknown_manifest_format_is_reported() {
 
 #[test]
 fn missing_tensor_is_reported() {
-    let (_, json, bytes, _) = saved(StoredDType::F32, "missing");
+    let (_, json, _, _) = saved(StoredDType::F32, "missing");
     // One layer fewer: the file lacks the last layer's tensors.
     let short = PixelCnn::new(
         &PixelCnnConfig {
@@ -292,10 +288,7 @@ fn missing_tensor_is_reported() {
     )
     .expect("config");
     let short_bytes = weights::to_safetensors(&short, StoredDType::F32).expect("serialize");
-    let json = json.replace(
-        &weights::sha256_hex(&bytes),
-        &weights::sha256_hex(&short_bytes),
-    );
+    let json = common::with_hash_of(&json, &short_bytes);
     let err =
         weights::load_from_bytes(&json, &short_bytes, &Device::flex()).expect_err("must fail");
     assert!(matches!(err, LoadError::MissingTensor(_)), "{err}");

@@ -197,3 +197,11 @@ pub fn raw_file(tensors: &[RawTensor], min_len: usize) -> Vec<u8> {
     let pad = "x".repeat(min_len - plain.len());
     serialize(Some([("pad".to_string(), pad)].into_iter().collect()))
 }
+
+/// The manifest (JSON) with its sha256 set to that of `bytes`, so that a loader given those
+/// bytes reports what is wrong with them, not the hash.
+pub fn with_hash_of(manifest: &str, bytes: &[u8]) -> String {
+    let mut value: serde_json::Value = serde_json::from_str(manifest).expect("manifest json");
+    value["sha256"] = pixelcnn::weights::sha256_hex(bytes).into();
+    value.to_string()
+}
