@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::cached::CachedSampler;
 use crate::model::{Condition, PixelCnn};
 use crate::sample::{Completion, NaiveSampler, SampleError, SampleRequest};
+use crate::timing::median;
 
 /// Median wall times for one batch size.
 #[derive(Debug, Clone, Serialize)]
@@ -80,16 +81,6 @@ fn timed(run: impl FnOnce() -> Result<(), SampleError>) -> Result<f64, SampleErr
     let start = Instant::now();
     run()?;
     Ok(start.elapsed().as_secs_f64() * 1e3)
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// Times naive and cached full completions (everything hidden, temperature 1), alternating the

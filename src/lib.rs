@@ -3,7 +3,8 @@
 //! Modules import downwards only: `activation` (σ), `mask` and `conv` (masked convolutions),
 //! `order` (the generation orders) → `config`, `model`
 //! (all model maths) → `sample` (the sampling loop), `cached`, `importance` → `weights`,
-//! `data`, `train`, `average`, `bench` → `web` (the browser glue).
+//! `data`, `train`, `average`, `bench` → `web` (the browser glue); both benchmarks take their
+//! medians from `timing`.
 
 pub mod activation;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod fused;
 pub mod hole;
 pub mod importance;
 pub mod sample;
+pub mod timing;
 #[cfg(feature = "cli")]
 pub mod train;
 #[cfg(feature = "web")]

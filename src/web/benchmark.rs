@@ -9,6 +9,7 @@ use super::api::{BackendName, SamplerName};
 use super::platform::{js_err, now_ms, parse_options, read_levels, to_js};
 use crate::order::Order;
 use crate::sample::SampleRequest;
+use crate::timing::median;
 
 /// What `benchmark` takes; every field may be left out.
 #[derive(Deserialize, Default, Tsify)]
@@ -114,9 +115,7 @@ impl Engine {
                     runs_ms.push(now_ms() - t0);
                 }
                 self.cancel();
-                let mut sorted = runs_ms.clone();
-                sorted.sort_by(f64::total_cmp);
-                let ms = sorted[sorted.len() / 2];
+                let ms = median(&runs_ms);
                 rows.push(BenchRow {
                     backend,
                     sampler,
