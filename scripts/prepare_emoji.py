@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Builds the colour emoji data set from Noto Color Emoji (Apache-2.0).
+"""Builds the colour emoji data sets: Noto Color Emoji (Apache-2.0), or Twemoji (CC-BY 4.0).
 
-Usage: /usr/bin/python3 scripts/prepare_emoji.py [OUT_DIR] [SIZE]   (default: data/emoji 16)
+Usage: /usr/bin/python3 scripts/prepare_emoji.py [--set noto|twemoji] [OUT_DIR] [SIZE]
+       (default: noto, data/emoji for noto and data/emoji-twemoji for twemoji, 16)
 
 Needs Debian's `fonts-noto-color-emoji`, `python3-fonttools` and `python3-pil` (installed with
 apt-get when missing; run it with Debian's /usr/bin/python3, which sees those packages).
@@ -12,6 +13,12 @@ gender and other ZWJ variants are GSUB ligatures whose first component is the ba
 all glyphs of one base land on the same side (bases in hash order fill ~10 % of the images into
 the test split),
 so the test set holds emoji whose variants were never seen in training.
+
+Twemoji (`--set twemoji`): the 64×64 PNGs of the npm package emoji-datasource-twitter (the
+images CC-BY 4.0, Twitter, Inc. and other contributors; fetched with `npm pack` into
+data/.cache), prepared the same way. Its base emoji is the first code point of each entry, its
+skin tones with it; a base in Noto's test split is in Twemoji's test split too (the same emoji
+is never on both sides across the sets), and the bases Noto lacks are split by the same rule.
 
 Writes {train,t10k}-images-idx4-ubyte.gz ([N, SIZE, SIZE, 3] bytes) and
 {train,t10k}-labels-idx1-ubyte.gz (all 0: the emoji have no classes), plus names.txt (glyph name
@@ -26,6 +33,7 @@ import subprocess
 import sys
 
 FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
+TWEMOJI = "emoji-datasource-twitter@16.0.0"
 PACKAGES = ["fonts-noto-color-emoji", "python3-fonttools", "python3-pil"]
 
 
@@ -96,13 +104,10 @@ def test_bases(counts, share=0.10):
     return chosen
 
 
-def main():
-    ensure_packages()
+def noto_glyphs():
+    """(glyph name, base, PNG bytes) of every colour bitmap in the Noto font."""
     from fontTools.ttLib import TTFont
 
-    out = sys.argv[1] if len(sys.argv) > 1 else "data/emoji"
-    size = int(sys.argv[2]) if len(sys.argv) > 2 else 16
-    os.makedirs(out, exist_ok=True)
     font = TTFont(FONT)
     base = base_of_glyphs(font)
     strike = font["CBDT"].strikeData[0]
@@ -111,10 +116,39 @@ def main():
         data = getattr(strike[name], "imageData", None)
         if data and data.startswith(b"\x89PNG"):
             glyphs.append((name, base.get(name, name), data))
+    return glyphs
+
+
+def twemoji_glyphs(cache):
+    """(image name, base, PNG bytes) of every Twemoji image, skin tones included."""
+    import json
+    import tarfile
+
+    os.makedirs(cache, exist_ok=True)
+    tgz = os.path.join(cache, TWEMOJI.replace("@", "-") + ".tgz")
+    if not os.path.exists(tgz):
+        subprocess.check_call(["npm", "pack", TWEMOJI, "--silent", "--pack-destination", cache])
+    with tarfile.open(tgz) as tar:
+        entries = json.load(tar.extractfile("package/emoji.json"))
+        glyphs = []
+        for entry in entries:
+            key = "U+" + entry["unified"].split("-")[0]
+            for variant in [entry, *entry.get("skin_variations", {}).values()]:
+                if not variant.get("has_img_twitter"):
+                    continue
+                member = f"package/img/twitter/64/{variant['image']}"
+                glyphs.append((variant["image"], key, tar.extractfile(member).read()))
+    return glyphs
+
+
+def counts_of(glyphs):
     counts = {}
     for _, key, _ in glyphs:
         counts[key] = counts.get(key, 0) + 1
-    test = test_bases(counts)
+    return counts
+
+
+def write_set(glyphs, test, out, size):
     splits = {"train": [], "t10k": []}
     for name, key, data in glyphs:
         splits["t10k" if key in test else "train"].append((name, key, to_rgb(data, size)))
@@ -128,6 +162,28 @@ def main():
         write_idx(os.path.join(out, f"{split}-labels-idx1-ubyte.gz"), bytes(n), [n])
         bases = len({i[1] for i in items})
         print(f"{split}: {n} images of {bases} base emoji -> {out}")
+
+
+def main():
+    args = sys.argv[1:]
+    which = "noto"
+    if args[:1] == ["--set"] and len(args) > 1:
+        which, args = args[1], args[2:]
+    if which not in ("noto", "twemoji"):
+        sys.exit(f"--set must be noto or twemoji, not {which}")
+    out = args[0] if args else ("data/emoji" if which == "noto" else "data/emoji-twemoji")
+    size = int(args[1]) if len(args) > 1 else 16
+    ensure_packages()
+    os.makedirs(out, exist_ok=True)
+    noto = noto_glyphs()
+    noto_test = test_bases(counts_of(noto))
+    if which == "noto":
+        write_set(noto, noto_test, out, size)
+        return
+    glyphs = twemoji_glyphs(os.path.join("data", ".cache"))
+    noto_bases = set(counts_of(noto))
+    only_here = {k: n for k, n in counts_of(glyphs).items() if k not in noto_bases}
+    write_set(glyphs, noto_test | test_bases(only_here), out, size)
 
 
 if __name__ == "__main__":
