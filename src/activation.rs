@@ -1,12 +1,12 @@
 //! The logistic function σ, the one transcendental function of the gates.
 //!
 //! flex computes `sigmoid` with a scalar libm `exp` per element, and the browser build's
-//! size-optimised profile does not vectorise loops: there σ was a third of a ranked
+//! size-optimised profile does not vectorise loops: there that σ takes a quarter of a ranked
 //! completion's time, next to SIMD matrix products. On flex, σ here is a branch-free exp
 //! (Cody–Waite range reduction and Cephes' `expf` polynomial, within a few ulp), run four
-//! lanes at a time with wasm simd128 in the browser and auto-vectorised natively, registered
-//! as a burn backend extension. Every other backend keeps its own σ, and so does autodiff,
-//! which training uses.
+//! lanes at a time with wasm simd128 in the browser and as a plain loop natively (which release
+//! builds may vectorise), registered as a burn backend extension. Every other backend keeps its
+//! own σ, and so does autodiff, which training uses.
 
 use std::ops::{Add, Div, Mul, Sub};
 
