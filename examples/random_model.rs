@@ -42,15 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         train_seconds: 0.0,
         device: "untrained".into(),
         averaged_epochs: vec![],
+        test_sets: vec![],
     };
-    let manifest = save_model(
-        &model,
-        &dir,
-        &name,
-        "none (random weights, for tests)",
-        StoredDType::F16,
-        metrics,
-    )?;
+    let manifest = save_model(&model, &dir, &name, &[], StoredDType::F16, metrics)?;
     println!(
         "wrote {}/{}.json ({} parameters)",
         dir.display(),

@@ -22,11 +22,14 @@ is never on both sides across the sets), and the bases Noto lacks are split by t
 
 Writes {train,t10k}-images-idx4-ubyte.gz ([N, SIZE, SIZE, 3] bytes) and
 {train,t10k}-labels-idx1-ubyte.gz (all 0: the emoji have no classes), plus names.txt (glyph name
-and base per image, in order, for reference).
+and base per image, in order, for reference); for Twemoji also source.json, the set's name,
+credit, licence and preparation, which the CLI copies into a model's manifest (Noto's are built
+into the CLI).
 """
 import gzip
 import hashlib
 import io
+import json
 import os
 import struct
 import subprocess
@@ -121,7 +124,6 @@ def noto_glyphs():
 
 def twemoji_glyphs(cache):
     """(image name, base, PNG bytes) of every Twemoji image, skin tones included."""
-    import json
     import tarfile
 
     os.makedirs(cache, exist_ok=True)
@@ -139,6 +141,19 @@ def twemoji_glyphs(cache):
                 member = f"package/img/twitter/64/{variant['image']}"
                 glyphs.append((variant["image"], key, tar.extractfile(member).read()))
     return glyphs
+
+
+def twemoji_source(size):
+    """The set's provenance, written to source.json: the fields of the Rust `DataSource`."""
+    return {
+        "name": "Twemoji",
+        "credit": "Twitter, Inc. and other contributors",
+        "licence": "CC-BY-4.0",
+        "url": "https://github.com/jdecked/twemoji",
+        "description": f"Twemoji 16.0 (CC-BY 4.0, Twitter, Inc. and other contributors; npm {TWEMOJI}): "
+        f"every 64x64 image composited on white and box-downsampled to {size}x{size} RGB, 8 bits per channel; "
+        "split by base emoji (skin tones on the same side, every base of Noto's test split on the test side)",
+    }
 
 
 def counts_of(glyphs):
@@ -184,6 +199,9 @@ def main():
     noto_bases = set(counts_of(noto))
     only_here = {k: n for k, n in counts_of(glyphs).items() if k not in noto_bases}
     write_set(glyphs, noto_test | test_bases(only_here), out, size)
+    with open(os.path.join(out, "source.json"), "w") as f:
+        json.dump(twemoji_source(size), f, indent=2)
+        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::sample::uniform;
+use crate::weights::DataSource;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -21,6 +22,17 @@ pub enum DataError {
     Format { path: String, message: String },
     #[error("images and labels disagree: {images} images but {labels} labels")]
     Mismatch { images: usize, labels: usize },
+    #[error("`{path}` does not describe a data set: {message}")]
+    Source { path: String, message: String },
+    #[error(
+        "data sets that are trained or scored together need the same image shape: `{first}` has {first_shape:?}, `{other}` has {other_shape:?}"
+    )]
+    Shapes {
+        first: String,
+        first_shape: [usize; 4],
+        other: String,
+        other_shape: [usize; 4],
+    },
     #[error(
         "unsupported number of levels {0}: use 2 (binarized grey images) or 256 (8-bit; the only choice for colour)"
     )]
@@ -125,6 +137,58 @@ pub struct Dataset {
     pub grey: Option<Vec<u8>>,
 }
 
+/// The file in a data folder that says where its images come from (a JSON [`DataSource`]);
+/// scripts/prepare_emoji.py writes it for the sets it adds to Noto.
+pub const SOURCE_FILE: &str = "source.json";
+
+/// Where the images of `dir` come from: its [`SOURCE_FILE`], or for folders without one the
+/// data set its kind names (MNIST, Fashion-MNIST, Noto Color Emoji).
+pub fn source_of(kind: DatasetKind, dir: &Path, levels: usize) -> Result<DataSource, DataError> {
+    let path = dir.join(SOURCE_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(json) => serde_json::from_str(&json).map_err(|e| DataError::Source {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(built_in_source(kind, levels)),
+        Err(e) => Err(DataError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+            hint: kind.hint(),
+        }),
+    }
+}
+
+fn built_in_source(kind: DatasetKind, levels: usize) -> DataSource {
+    let (name, credit, licence, url) = match kind {
+        DatasetKind::Mnist => (
+            "MNIST",
+            "Yann LeCun, Corinna Cortes and Christopher J. C. Burges",
+            "CC-BY-SA-3.0",
+            "https://yann.lecun.com/exdb/mnist/",
+        ),
+        DatasetKind::FashionMnist => (
+            "Fashion-MNIST",
+            "Zalando Research",
+            "MIT",
+            "https://github.com/zalandoresearch/fashion-mnist",
+        ),
+        DatasetKind::Emoji => (
+            "Noto Color Emoji",
+            "Google",
+            "Apache-2.0",
+            "https://github.com/googlefonts/noto-emoji",
+        ),
+    };
+    DataSource {
+        name: name.into(),
+        credit: credit.into(),
+        licence: licence.into(),
+        url: url.into(),
+        description: describe(kind, levels),
+    }
+}
+
 /// How the levels were made, for manifests and the README.
 pub fn describe(kind: DatasetKind, levels: usize) -> String {
     if kind == DatasetKind::Emoji {
@@ -198,6 +262,35 @@ impl Dataset {
             levels,
             grey: (levels == 2).then_some(pixels),
         })
+    }
+
+    /// The items of several sets of one shape, one set after another (`names` label them in
+    /// the error when the shapes differ).
+    pub fn concat(sets: Vec<Self>, names: &[String]) -> Result<Self, DataError> {
+        let mut sets = sets.into_iter().zip(names);
+        let (mut union, first) = sets.next().expect("at least one data set");
+        for (set, name) in sets {
+            if set.shape() != union.shape() {
+                return Err(DataError::Shapes {
+                    first: first.clone(),
+                    first_shape: union.shape(),
+                    other: name.clone(),
+                    other_shape: set.shape(),
+                });
+            }
+            union.images.extend(set.images);
+            union.labels.extend(set.labels);
+            union.grey = union.grey.zip(set.grey).map(|(mut a, b)| {
+                a.extend(b);
+                a
+            });
+        }
+        Ok(union)
+    }
+
+    /// Channels, height, width and levels: what sets must share to be used together.
+    fn shape(&self) -> [usize; 4] {
+        [self.channels, self.height, self.width, self.levels]
     }
 
     /// The first `n` items (for quick evaluations and fixtures).

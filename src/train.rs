@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +52,9 @@ pub struct TrainOptions {
     /// progress and schedule, with what `config` adds to its model (order biases, zero).
     /// Ignored when the checkpoint folder has a checkpoint to resume.
     pub init_from: Option<PathBuf>,
+    /// Show each training image mirrored left to right with probability ½, drawn per image
+    /// and epoch (augmentation for sets whose mirror images are as plausible as they are).
+    pub mirror: bool,
 }
 
 /// Learning rate as a function of the training images seen, over the whole planned run:
@@ -819,6 +822,11 @@ fn training_batch(
         set.batch(&indices, device)
     };
     let labels = drop_labels(labels, &indices, &epochs, config.classes, options, device);
+    let images = if options.mirror {
+        mirrored(images, &indices, &epochs, options.seed, device)
+    } else {
+        images
+    };
     if config.orders <= 1 {
         return (images, Condition::labels(labels));
     }
@@ -838,6 +846,30 @@ fn training_batch(
         },
     )
 }
+
+/// Images [B, C, H, W] with a seeded half of them mirrored left to right (item `indices[j]`
+/// drawn for epoch `epochs[j]`).
+pub fn mirrored(
+    images: Tensor<4, Int>,
+    indices: &[usize],
+    epochs: &[usize],
+    seed: u64,
+    device: &Device,
+) -> Tensor<4, Int> {
+    let flips: Vec<bool> = indices
+        .iter()
+        .zip(epochs)
+        .map(|(&i, &epoch)| uniform(seed ^ MIRROR_SALT, epoch, 4, i, 0) < 0.5)
+        .collect();
+    let shape = images.dims();
+    let flips = Tensor::<1, Bool>::from_data(TensorData::new(flips, [shape[0]]), device)
+        .reshape([shape[0], 1, 1, 1])
+        .expand(shape);
+    images.clone().mask_where(flips, images.flip([3]))
+}
+
+/// Keeps the mirror draws apart from the other draws of the same seed.
+const MIRROR_SALT: u64 = 0x3122_0E5E_ED5F_11B5;
 
 /// Replaces a seeded fraction of labels by the "no class" index (item j drawn for its epoch).
 fn drop_labels(

@@ -48,6 +48,51 @@ pub struct Metrics {
     /// epoch of each (`epochs` is then that of the newest).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub averaged_epochs: Vec<f64>,
+    /// For a model trained on several data sets: each one's test split as stored, in the order
+    /// of `Manifest::sources` (the first is the one `test_nll_nats` states).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_sets: Vec<SetFigures>,
+}
+
+/// One data set's test split scored by a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetFigures {
+    /// The data set's name, as in its [`DataSource`].
+    pub name: String,
+    pub images: usize,
+    pub test_nll_nats: f64,
+    pub test_bits_per_dim: f64,
+}
+
+/// A data set a model was trained on: what a page or a README must credit, and how its images
+/// were prepared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "web", derive(tsify::Tsify))]
+pub struct DataSource {
+    /// e.g. "Twemoji".
+    pub name: String,
+    /// Who made it, as its licence asks them to be credited.
+    pub credit: String,
+    /// SPDX identifier of the images' licence, e.g. "CC-BY-4.0".
+    pub licence: String,
+    /// Where the images are published.
+    pub url: String,
+    /// How the images were prepared (e.g. the binarization or the downsampling).
+    pub description: String,
+}
+
+impl DataSource {
+    /// The manifest's one-line `dataset` for a model trained on `sources`.
+    pub fn describe_all(sources: &[DataSource]) -> String {
+        if sources.is_empty() {
+            return "none (not trained on any data)".into();
+        }
+        sources
+            .iter()
+            .map(|s| s.description.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +120,25 @@ pub struct Manifest {
     pub sha256: String,
     pub params: usize,
     pub metrics: Metrics,
+    /// The data sets it was trained on (older manifests name them in `dataset` only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<DataSource>,
+}
+
+impl Manifest {
+    /// The test NLL (nats per image) the manifest states for one of its data sets, if it
+    /// scored that one: a model of several sets lists each, one of a single set has it as
+    /// the headline figure.
+    pub fn stated_test_nll(&self, source: &DataSource) -> Option<f64> {
+        if self.metrics.test_sets.is_empty() {
+            return (self.dataset == source.description).then_some(self.metrics.test_nll_nats);
+        }
+        self.metrics
+            .test_sets
+            .iter()
+            .find(|s| s.name == source.name)
+            .map(|s| s.test_nll_nats)
+    }
 }
 
 /// How a weights file stores the parameters.
@@ -653,7 +717,7 @@ mod files {
         model: &PixelCnn,
         dir: &Path,
         name: &str,
-        dataset: &str,
+        sources: &[DataSource],
         encoding: impl Into<Encoding>,
         metrics: Metrics,
     ) -> Result<Manifest, LoadError> {
@@ -668,7 +732,7 @@ mod files {
         let manifest = Manifest {
             format: MANIFEST_FORMAT,
             name: name.to_string(),
-            dataset: dataset.to_string(),
+            dataset: DataSource::describe_all(sources),
             image: ImageShape {
                 width: config.width,
                 height: config.height,
@@ -684,6 +748,7 @@ mod files {
             int8_steps: (dtype == StoredDType::I8).then_some(encoding.int8_steps),
             sha256: sha256_hex(&bytes),
             metrics,
+            sources: sources.to_vec(),
         };
         let manifest_path = dir.join(format!("{name}.json"));
         let json = serde_json::to_string_pretty(&manifest)

@@ -4,7 +4,8 @@ mod common;
 
 use burn::tensor::Device;
 use common::TempDir;
-use pixelcnn::data::{Dataset, DatasetKind, Split, read_idx, write_idx};
+use pixelcnn::data::{Dataset, DatasetKind, SOURCE_FILE, Split, read_idx, source_of, write_idx};
+use pixelcnn::weights::DataSource;
 
 fn fixture(tag: &str, images: &[u8], labels: &[u8], n: usize) -> TempDir {
     let dir = TempDir::new(&format!("data-{tag}"));
@@ -155,4 +156,99 @@ fn colour_images_load_as_channel_planes() {
         missing.to_string().contains("prepare_emoji.py"),
         "{missing}"
     );
+}
+
+#[test]
+fn sets_of_one_shape_concatenate_and_others_are_refused() {
+    let a = fixture("concat-a", &[0; 32], &[1, 2], 2);
+    let b = fixture("concat-b", &[255; 16], &[3], 1);
+    let load =
+        |dir: &TempDir| Dataset::load(DatasetKind::Mnist, dir, Split::Test, 2).expect("load");
+    let names = ["a".to_string(), "b".to_string()];
+    let union = Dataset::concat(vec![load(&a), load(&b)], &names).expect("same shape");
+    assert_eq!(union.len(), 3);
+    assert_eq!(union.labels, [1, 2, 3]);
+    assert_eq!(union.image(2), load(&b).image(0));
+    assert_eq!(union.grey.as_ref().map(Vec::len), Some(48));
+
+    let wide = TempDir::new("data-concat-wide");
+    write_idx(
+        &wide.join("t10k-images-idx3-ubyte.gz"),
+        &[1, 4, 5],
+        &[0; 20],
+    )
+    .expect("write");
+    write_idx(&wide.join("t10k-labels-idx1-ubyte.gz"), &[1], &[0]).expect("write");
+    let err = Dataset::concat(vec![load(&a), load(&wide)], &names).expect_err("other shape");
+    assert!(
+        err.to_string()
+            .contains("`a` has [1, 4, 4, 2], `b` has [1, 4, 5, 2]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_folder_names_its_source_or_gets_its_kinds() {
+    let plain = fixture("source-none", &[0; 16], &[0], 1);
+    let built_in = source_of(DatasetKind::Emoji, &plain, 256).expect("built-in");
+    assert_eq!(
+        (built_in.name.as_str(), built_in.licence.as_str()),
+        ("Noto Color Emoji", "Apache-2.0")
+    );
+    assert_eq!(
+        built_in.description,
+        pixelcnn::data::describe(DatasetKind::Emoji, 256)
+    );
+
+    let own = DataSource {
+        name: "Twemoji".into(),
+        credit: "Twitter, Inc. and other contributors".into(),
+        licence: "CC-BY-4.0".into(),
+        url: "https://github.com/jdecked/twemoji".into(),
+        description: "prepared".into(),
+    };
+    std::fs::write(
+        plain.join(SOURCE_FILE),
+        serde_json::to_string(&own).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        source_of(DatasetKind::Emoji, &plain, 256).expect("own"),
+        own
+    );
+
+    std::fs::write(plain.join(SOURCE_FILE), r#"{"name": "no licence"}"#).unwrap();
+    let err = source_of(DatasetKind::Emoji, &plain, 256).expect_err("incomplete");
+    assert!(
+        err.to_string().contains("does not describe a data set")
+            && err.to_string().contains("credit"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shipped_models_credit_the_data_they_were_trained_on() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (file, kind, levels) in [
+        ("mnist.json", DatasetKind::Mnist, 2),
+        ("emoji.json", DatasetKind::Emoji, 256),
+    ] {
+        let (_, manifest) =
+            pixelcnn::weights::load_model(&root.join("www/models").join(file), &Device::flex())
+                .expect("shipped model loads");
+        let nowhere = root.join("tests/no-such-folder");
+        let expected = source_of(kind, &nowhere, levels).expect("built-in");
+        assert_eq!(manifest.sources.first(), Some(&expected), "{file}");
+        assert_eq!(
+            manifest.stated_test_nll(&expected),
+            Some(manifest.metrics.test_nll_nats)
+        );
+        for source in &manifest.sources {
+            assert!(
+                source.url.starts_with("https://")
+                    && !source.credit.is_empty()
+                    && !source.licence.is_empty()
+            );
+        }
+    }
 }

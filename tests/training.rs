@@ -5,7 +5,7 @@
 
 mod common;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use common::TempDir;
 use pixelcnn::average::{AverageError, mean_of};
 use pixelcnn::data::Dataset;
@@ -59,6 +59,7 @@ fn options(dir: &std::path::Path, epochs: f64, batch: usize, device: &str) -> Tr
         keep_snapshots: false,
         mixture_validation_images: 0,
         init_from: None,
+        mirror: false,
     }
 }
 
@@ -435,4 +436,38 @@ fn a_raster_run_continues_with_orders_from_its_checkpoint() {
     let mut again = options(orders_dir, 4.0, 8, "cpu");
     again.schedule = None;
     assert!(train(&raster, &set, None, &device, &again).is_err());
+}
+
+#[test]
+fn mirroring_flips_a_seeded_half_of_the_images_left_to_right() {
+    let device = Device::flex();
+    let values: Vec<i64> = (0..64 * 6).map(|v| v % 7).collect();
+    let images = Tensor::<4, Int>::from_data(TensorData::new(values, [64, 1, 2, 3]), &device);
+    let indices: Vec<usize> = (0..64).collect();
+    let values = |t: Tensor<4, Int>| t.into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+    let mirrored = |epoch: usize| {
+        values(pixelcnn::train::mirrored(
+            images.clone(),
+            &indices,
+            &[epoch; 64],
+            3,
+            &device,
+        ))
+    };
+    let original = values(images.clone());
+    let flipped = values(images.clone().flip([3]));
+    let first = mirrored(0);
+    let mut flips = 0;
+    for item in 0..64 {
+        let span = item * 6..(item + 1) * 6;
+        let is_flipped = first[span.clone()] == flipped[span.clone()];
+        assert!(
+            is_flipped || first[span.clone()] == original[span.clone()],
+            "item {item}"
+        );
+        flips += usize::from(is_flipped);
+    }
+    assert!((20..=44).contains(&flips), "{flips} of 64 mirrored");
+    assert_eq!(first, mirrored(0), "the draw is seeded");
+    assert_ne!(first, mirrored(1), "and differs per epoch");
 }

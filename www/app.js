@@ -19,6 +19,7 @@ import { $, clearError, setState, showError, showHint, state, urlParams } from '
 import { runBench } from './bench-page.js';
 import { bringImage, showThreshold } from './bring-image.js';
 import { run, stop } from './completion.js';
+import { showCredits } from './credits.js';
 import { Drawing } from './drawing.js';
 import { redo, setBusy, showOnDrawing, undo, updateUndo, useAlternative } from './drawing-controls.js';
 import { Editor } from './editor.js';
@@ -208,6 +209,7 @@ function showModel(info) {
   $('model-name').textContent = `${info.name} (${(info.params / 1e3).toFixed(0)}k parameters, ` +
     `test NLL ${info.testNllNats.toFixed(1)} nats)`;
   $('model-name').title = info.dataset;
+  showCredits($('credits'), info.sources);
   const label = $('label');
   label.replaceChildren(new Option('any', ''));
   for (let c = 0; c < info.classes; c++) label.add(new Option(String(c), String(c)));

@@ -9,7 +9,7 @@ use tsify::Tsify;
 use crate::importance::MAX_CANDIDATES;
 use crate::order::Order;
 use crate::progress::Phase;
-use crate::weights::Manifest;
+use crate::weights::{DataSource, Manifest};
 
 /// The backend an engine runs on: each engine (and each worker of www/engine.js) has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Tsify)]
@@ -60,6 +60,9 @@ pub struct ModelInfo {
     /// How each generation order of the model walks the image (`StartOptions.order` indexes
     /// it); one entry, "top to bottom", for a raster-only model.
     orders: Vec<String>,
+    /// The data sets it was trained on, to credit them (empty for manifests that name them in
+    /// `dataset` only).
+    sources: Vec<DataSource>,
 }
 
 impl ModelInfo {
@@ -79,6 +82,7 @@ impl ModelInfo {
             orders: crate::order::Order::first(config.orders)
                 .map(|o| o.name().to_string())
                 .collect(),
+            sources: manifest.sources.clone(),
         }
     }
 }

@@ -118,8 +118,16 @@ pub fn save_fixture(
         train_seconds: 0.0,
         device: "test".into(),
         averaged_epochs: vec![],
+        test_sets: vec![],
     };
-    pixelcnn::weights::save_model(model, &dir, "m", "fixture", dtype, metrics).expect("save");
+    let source = pixelcnn::weights::DataSource {
+        name: "fixture".into(),
+        credit: "the tests".into(),
+        licence: "CC0-1.0".into(),
+        url: "https://example.org/fixture".into(),
+        description: "fixture".into(),
+    };
+    pixelcnn::weights::save_model(model, &dir, "m", &[source], dtype, metrics).expect("save");
     let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
     let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
     (dir, json, bytes)

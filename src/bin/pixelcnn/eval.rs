@@ -21,37 +21,41 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<(), Box<dyn Error>> {
     let (model, manifest, device) = args.model.load()?;
-    let mut test_set = args.model.data.load_for(&manifest.config, Split::Test)?;
-    if let Some(n) = args.limit {
-        test_set = test_set.truncate(n);
-    }
+    let config = &manifest.config;
+    let kind = args.model.data.kind_for(config);
     let workers = default_workers(args.model.backend);
-    if model.config.orders > 1 {
-        let nll = train::evaluate_orders(&model, &test_set, args.batch, workers, &device, true);
-        println!(
-            "{}: test NLL in the identity order {:.3} nats/image ({:.4} bits/dim), mixture of {} orders {:.3} nats/image, over {} images (manifest: {:.3} and {} nats)",
-            manifest.name,
-            nll.identity,
-            bits_per_dim(nll.identity, &manifest.config),
-            model.config.orders,
-            nll.mixture,
-            test_set.len(),
-            manifest.metrics.test_nll_nats,
-            manifest
-                .metrics
-                .test_mixture_nll_nats
-                .map_or("no".into(), |m| format!("{m:.3}"))
-        );
-        return Ok(());
+    for set in args
+        .model
+        .data
+        .load_sets(kind, Split::Test, config.levels)?
+    {
+        let test_set = set.data.truncate(args.limit.unwrap_or(usize::MAX));
+        let stated = manifest
+            .stated_test_nll(&set.source)
+            .map_or("none".into(), |nll| format!("{nll:.3} nats"));
+        let on = format!("{} on {}", manifest.name, set.source.name);
+        if model.config.orders > 1 {
+            let nll = train::evaluate_orders(&model, &test_set, args.batch, workers, &device, true);
+            println!(
+                "{on}: test NLL in the identity order {:.3} nats/image ({:.4} bits/dim), mixture of {} orders {:.3} nats/image, over {} images (manifest: {stated} and {} nats)",
+                nll.identity,
+                bits_per_dim(nll.identity, config),
+                model.config.orders,
+                nll.mixture,
+                test_set.len(),
+                manifest
+                    .metrics
+                    .test_mixture_nll_nats
+                    .map_or("no".into(), |m| format!("{m:.3}"))
+            );
+        } else {
+            let nll = train::evaluate(&model, &test_set, args.batch, workers, &device, true);
+            println!(
+                "{on}: test NLL {nll:.3} nats/image, {:.4} bits/dim over {} images (manifest: {stated})",
+                bits_per_dim(nll, config),
+                test_set.len(),
+            );
+        }
     }
-    let nll = train::evaluate(&model, &test_set, args.batch, workers, &device, true);
-    println!(
-        "{}: test NLL {:.3} nats/image, {:.4} bits/dim over {} images (manifest: {:.3} nats)",
-        manifest.name,
-        nll,
-        bits_per_dim(nll, &manifest.config),
-        test_set.len(),
-        manifest.metrics.test_nll_nats
-    );
     Ok(())
 }

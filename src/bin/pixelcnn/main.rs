@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use pixelcnn::data::{self, Dataset, DatasetKind, Split};
-use pixelcnn::weights;
+use pixelcnn::weights::{self, DataSource};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
 mod average;
@@ -130,9 +130,18 @@ struct DataArgs {
     /// its config fits: emoji for colour].
     #[arg(long)]
     dataset: Option<DatasetKind>,
-    /// Folder with the IDX files (default: data/mnist or /usr/share/datasets/fashion-mnist).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    /// Folder with the IDX files (default: data/mnist, /usr/share/datasets/fashion-mnist or
+    /// data/emoji). Repeat it to use several sets of one shape together: training concatenates
+    /// their training splits (each gives its own validation slice), and every set's test split
+    /// is scored on its own, the first one's figure being the model's headline.
+    #[arg(long = "data-dir")]
+    data_dirs: Vec<PathBuf>,
+}
+
+/// One data folder's split, and where its images come from.
+struct DataSet {
+    source: DataSource,
+    data: Dataset,
 }
 
 impl DataArgs {
@@ -140,30 +149,49 @@ impl DataArgs {
         self.dataset.unwrap_or(DatasetKind::Mnist)
     }
 
-    fn load(&self, split: Split, levels: usize) -> Result<Dataset, data::DataError> {
-        self.load_kind(self.kind(), split, levels)
-    }
-
-    /// The split of the data set a model was trained on: the one named on the command line,
-    /// else emoji for a colour model and MNIST otherwise.
-    fn load_for(&self, config: &PixelCnnConfig, split: Split) -> Result<Dataset, data::DataError> {
-        let kind = self.dataset.unwrap_or(if config.channels == 3 {
+    /// The kind of data a model was trained on: the one named on the command line, else emoji
+    /// for a colour model and MNIST otherwise.
+    fn kind_for(&self, config: &PixelCnnConfig) -> DatasetKind {
+        self.dataset.unwrap_or(if config.channels == 3 {
             DatasetKind::Emoji
         } else {
             DatasetKind::Mnist
-        });
-        self.load_kind(kind, split, config.levels)
+        })
     }
 
-    fn load_kind(
+    /// Every set's `split`, each with its source, in the order given.
+    fn load_sets(
         &self,
         kind: DatasetKind,
         split: Split,
         levels: usize,
-    ) -> Result<Dataset, data::DataError> {
-        let dir = self.data_dir.clone().unwrap_or_else(|| kind.default_dir());
-        Dataset::load(kind, &dir, split, levels)
+    ) -> Result<Vec<DataSet>, data::DataError> {
+        let dirs = if self.data_dirs.is_empty() {
+            vec![kind.default_dir()]
+        } else {
+            self.data_dirs.clone()
+        };
+        dirs.iter()
+            .map(|dir| {
+                Ok(DataSet {
+                    source: data::source_of(kind, dir, levels)?,
+                    data: Dataset::load(kind, dir, split, levels)?,
+                })
+            })
+            .collect()
     }
+
+    /// The split of every set given, one set after another, of the kind a model was trained
+    /// on ([`DataArgs::kind_for`]).
+    fn load_for(&self, config: &PixelCnnConfig, split: Split) -> Result<Dataset, data::DataError> {
+        union(self.load_sets(self.kind_for(config), split, config.levels)?)
+    }
+}
+
+/// The sets' images one set after another.
+fn union(sets: Vec<DataSet>) -> Result<Dataset, data::DataError> {
+    let names: Vec<String> = sets.iter().map(|s| s.source.name.clone()).collect();
+    Dataset::concat(sets.into_iter().map(|s| s.data).collect(), &names)
 }
 
 /// A shipped model, the backend to run it on, and its data set.

@@ -2,16 +2,16 @@
 //! `pixelcnn export` (evaluate a checkpoint on the test split and write weights + manifest).
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use clap::Args;
 use pixelcnn::data::{self, Dataset, DatasetKind, Split};
 use pixelcnn::train::{self, Schedule, TrainOptions, TrainSegment};
-use pixelcnn::weights::{self, Encoding, Metrics};
+use pixelcnn::weights::{self, DataSource, Encoding, Metrics, SetFigures};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
-use crate::{Backend, DataArgs, bits_per_dim, default_workers, device, device_name};
+use crate::{Backend, DataArgs, DataSet, bits_per_dim, default_workers, device, device_name};
 
 /// Where and how a trained model is written.
 #[derive(Args)]
@@ -40,8 +40,8 @@ pub struct ExportArgs {
     backend: Backend,
     #[arg(long, default_value = "checkpoints")]
     checkpoint_dir: PathBuf,
-    /// Training images held out for validation when the checkpoint was trained (they do not
-    /// count towards its epochs) [default: 5000, emoji 350].
+    /// Training images held out for validation from each set when the checkpoint was trained
+    /// (they do not count towards its epochs) [default: 5000, emoji 350].
     #[arg(long)]
     validation_split: Option<usize>,
     #[command(flatten)]
@@ -68,8 +68,8 @@ pub struct TrainArgs {
     /// Train on one fixed binarization instead of fresh bits every epoch.
     #[arg(long)]
     fixed_binarization: bool,
-    /// Training images held out (the last ones of the training split) for the validation
-    /// curve; they get their own fixed binarization [default: 5000, emoji 350].
+    /// Training images held out (the last ones of each set's training split) for the
+    /// validation curve; they get their own fixed binarization [default: 5000, emoji 350].
     #[arg(long)]
     validation_split: Option<usize>,
     /// Validation images scored at each checkpoint.
@@ -115,6 +115,10 @@ pub struct TrainArgs {
     /// per order), for a model with several orders.
     #[arg(long, default_value_t = 100)]
     mixture_validation_images: usize,
+    /// Show each training image mirrored left to right with probability ½ (drawn per image and
+    /// epoch): augmentation for sets whose mirror images are as plausible as they are.
+    #[arg(long)]
+    mirror: bool,
     /// Train on the first N training images only (smoke tests).
     #[arg(long)]
     limit: Option<usize>,
@@ -170,18 +174,23 @@ fn defaults(kind: DatasetKind) -> Defaults {
     }
 }
 
-/// The training images and the held-out validation images (the last `validation_split` of
-/// the training split, with their own fixed binarization).
+/// The training images and the held-out validation images: the last `validation_split` of
+/// each set's training split, with their own fixed binarization.
 pub fn training_split(
     data: &DataArgs,
     levels: usize,
     validation_split: Option<usize>,
 ) -> Result<(Dataset, Dataset), data::DataError> {
-    let (train_set, validation) = data
-        .load(Split::Train, levels)?
-        .split_off_last(validation_split.unwrap_or(defaults(data.kind()).validation_split));
+    let held_out = validation_split.unwrap_or(defaults(data.kind()).validation_split);
+    let sets = data.load_sets(data.kind(), Split::Train, levels)?;
+    let names: Vec<String> = sets.iter().map(|s| s.source.name.clone()).collect();
+    let (train_sets, validation_sets): (Vec<_>, Vec<_>) = sets
+        .into_iter()
+        .map(|set| set.data.split_off_last(held_out))
+        .unzip();
+    let validation = Dataset::concat(validation_sets, &names)?;
     Ok((
-        train_set,
+        Dataset::concat(train_sets, &names)?,
         validation.rebinarized(data::VALIDATION_BINARIZE_SEED),
     ))
 }
@@ -231,6 +240,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         keep_snapshots: args.keep_snapshots,
         mixture_validation_images: args.mixture_validation_images,
         init_from: args.init_from.clone(),
+        mirror: args.mirror,
         resume: args.resume,
         max_seconds: args.max_minutes.map(|m| m * 60.0),
         device_name: device_name(args.backend),
@@ -305,7 +315,23 @@ struct TestRun<'a> {
     device: &'a Device,
 }
 
-impl TestRun<'_> {
+impl<'a> TestRun<'a> {
+    fn new(
+        model: &'a PixelCnn,
+        test_set: &'a Dataset,
+        eval_batch: usize,
+        workers: usize,
+        device: &'a Device,
+    ) -> Self {
+        Self {
+            model,
+            test_set,
+            eval_batch,
+            workers,
+            device,
+        }
+    }
+
     /// The model as the loader rebuilds it from the bytes `encoding` would store.
     fn stored(&self, encoding: Encoding) -> Result<(PixelCnn, usize), Box<dyn Error>> {
         let bytes = weights::to_safetensors(self.model, encoding)?;
@@ -370,9 +396,10 @@ impl TestRun<'_> {
     }
 }
 
-/// Evaluates on the test split in f32, then the smaller encodings from the smallest download up
-/// until one costs at most 0.1 nats per image (see [`weights::choose_encoding`]); writes that
-/// one's weights + manifest.
+/// Evaluates on the (first set's) test split in f32, then the smaller encodings from the
+/// smallest download up until one costs at most 0.1 nats per image (see
+/// [`weights::choose_encoding`]); scores every other set's test split as stored; writes that
+/// encoding's weights + manifest.
 fn export(
     trained: &Trained,
     data: &DataArgs,
@@ -382,18 +409,22 @@ fn export(
 ) -> Result<(), Box<dyn Error>> {
     let model = trained.model;
     let config = &model.config;
-    let mut test_set: Dataset = data.load(Split::Test, config.levels)?;
-    if let Some(n) = options.test_limit {
-        test_set = test_set.truncate(n);
-    }
-    eprintln!("evaluating on {} test images", test_set.len());
-    let test = TestRun {
-        model,
-        test_set: &test_set,
-        eval_batch: options.eval_batch,
-        workers,
-        device,
-    };
+    let sets: Vec<DataSet> = data
+        .load_sets(data.kind(), Split::Test, config.levels)?
+        .into_iter()
+        .map(|set| DataSet {
+            data: set.data.truncate(options.test_limit.unwrap_or(usize::MAX)),
+            source: set.source,
+        })
+        .collect();
+    let test_run = |set| TestRun::new(model, set, options.eval_batch, workers, device);
+    let headline = &sets[0];
+    eprintln!(
+        "evaluating on {} test images of {}",
+        headline.data.len(),
+        headline.source.name
+    );
+    let test = test_run(&headline.data);
     let (encoding, nll, nll_f32) = test.choose_encoding()?;
     let test_mixture_nll_nats = if config.orders > 1 {
         Some(test.mixture_nll(encoding)?)
@@ -401,16 +432,19 @@ fn export(
         None
     };
     let manifest_path = options.out_dir.join(format!("{}.json", options.name));
-    if options.only_if_better
-        && let Ok((_, current)) = weights::load_model(&manifest_path, device)
-        && current.metrics.test_nll_nats <= nll
-    {
-        println!(
-            "not written: {} already has {:.3} nats",
-            manifest_path.display(),
-            current.metrics.test_nll_nats
-        );
+    if options.only_if_better && !beats_manifest(&manifest_path, nll, device) {
         return Ok(());
+    }
+    let mut test_sets = vec![];
+    if sets.len() > 1 {
+        for (i, set) in sets.iter().enumerate() {
+            let nll = if i == 0 {
+                nll
+            } else {
+                test_run(&set.data).nll(encoding)?
+            };
+            test_sets.push(set_figures(set, nll, config));
+        }
     }
     let metrics = Metrics {
         test_nll_nats: nll,
@@ -421,16 +455,50 @@ fn export(
         train_seconds: trained.train_seconds.round(),
         device: train::describe_history(trained.history, trained.train_len),
         averaged_epochs: trained.averaged_epochs.to_vec(),
+        test_sets,
     };
+    let sources: Vec<DataSource> = sets.into_iter().map(|s| s.source).collect();
     let manifest = weights::save_model(
         model,
         &options.out_dir,
         &options.name,
-        &data::describe(data.kind(), config.levels),
+        &sources,
         encoding,
         metrics,
     )?;
     println!("{}", serde_json::to_string_pretty(&manifest.metrics)?);
     println!("wrote {}", manifest_path.display());
     Ok(())
+}
+
+/// Whether `nll` beats the model already at `manifest_path` (true when there is none); says so
+/// when it does not.
+fn beats_manifest(manifest_path: &Path, nll: f64, device: &Device) -> bool {
+    match weights::load_model(manifest_path, device) {
+        Ok((_, current)) if current.metrics.test_nll_nats <= nll => {
+            println!(
+                "not written: {} already has {:.3} nats",
+                manifest_path.display(),
+                current.metrics.test_nll_nats
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
+/// One set's test figures for the manifest.
+fn set_figures(set: &DataSet, nll: f64, config: &PixelCnnConfig) -> SetFigures {
+    println!(
+        "{}: test NLL {nll:.3} nats ({:.4} bits/dim) over {} images",
+        set.source.name,
+        bits_per_dim(nll, config),
+        set.data.len()
+    );
+    SetFigures {
+        name: set.source.name.clone(),
+        images: set.data.len(),
+        test_nll_nats: nll,
+        test_bits_per_dim: bits_per_dim(nll, config),
+    }
 }
