@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Builds the colour emoji data sets: Noto Color Emoji (Apache-2.0), or Twemoji (CC-BY 4.0).
+"""Builds the colour emoji data sets: Noto Color Emoji (Apache-2.0), Twemoji (CC-BY 4.0) or
+Fluent Emoji Flat (MIT).
 
-Usage: /usr/bin/python3 scripts/prepare_emoji.py [--set noto|twemoji] [OUT_DIR] [SIZE]
-       (default: noto, data/emoji for noto and data/emoji-twemoji for twemoji, 16)
+Usage: /usr/bin/python3 scripts/prepare_emoji.py [--set noto|twemoji|fluent] [OUT_DIR] [SIZE]
+       (default: noto; data/emoji, data/emoji-twemoji or data/emoji-fluent; 16)
 
 Needs Debian's `fonts-noto-color-emoji`, `python3-fonttools` and `python3-pil` (installed with
 apt-get when missing; run it with Debian's /usr/bin/python3, which sees those packages).
@@ -20,9 +21,13 @@ data/.cache), prepared the same way. Its base emoji is the first code point of e
 skin tones with it; a base in Noto's test split is in Twemoji's test split too (the same emoji
 is never on both sides across the sets), and the bases Noto lacks are split by the same rule.
 
+Fluent (`--set fluent`): Microsoft's Fluent Emoji in their flat style (MIT), the SVGs of the npm
+package @lobehub/fluent-emoji-flat (named by code points), rendered at 64×64 with librsvg's
+rsvg-convert (Debian `librsvg2-bin`, installed when missing) and prepared and split as Twemoji.
+
 Writes {train,t10k}-images-idx4-ubyte.gz ([N, SIZE, SIZE, 3] bytes) and
 {train,t10k}-labels-idx1-ubyte.gz (all 0: the emoji have no classes), plus names.txt (glyph name
-and base per image, in order, for reference); for Twemoji also source.json, the set's name,
+and base per image, in order, for reference); for Twemoji and Fluent also source.json, the set's name,
 credit, licence and preparation, which the CLI copies into a model's manifest (Noto's are built
 into the CLI).
 """
@@ -37,14 +42,15 @@ import sys
 
 FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 TWEMOJI = "emoji-datasource-twitter@16.0.0"
-PACKAGES = ["fonts-noto-color-emoji", "python3-fonttools", "python3-pil"]
+FLUENT = "@lobehub/fluent-emoji-flat@1.1.0"
+PACKAGES = ["fonts-noto-color-emoji", "python3-fonttools", "python3-pil", "librsvg2-bin"]
 
 
 def ensure_packages():
     try:
         import fontTools  # noqa: F401
         import PIL  # noqa: F401
-        if os.path.exists(FONT):
+        if os.path.exists(FONT) and os.path.exists("/usr/bin/rsvg-convert"):
             return
     except ImportError:
         pass
@@ -126,11 +132,7 @@ def twemoji_glyphs(cache):
     """(image name, base, PNG bytes) of every Twemoji image, skin tones included."""
     import tarfile
 
-    os.makedirs(cache, exist_ok=True)
-    tgz = os.path.join(cache, TWEMOJI.replace("@", "-") + ".tgz")
-    if not os.path.exists(tgz):
-        subprocess.check_call(["npm", "pack", TWEMOJI, "--silent", "--pack-destination", cache])
-    with tarfile.open(tgz) as tar:
+    with tarfile.open(npm_tarball(TWEMOJI, cache)) as tar:
         entries = json.load(tar.extractfile("package/emoji.json"))
         glyphs = []
         for entry in entries:
@@ -141,6 +143,47 @@ def twemoji_glyphs(cache):
                 member = f"package/img/twitter/64/{variant['image']}"
                 glyphs.append((variant["image"], key, tar.extractfile(member).read()))
     return glyphs
+
+
+def npm_tarball(spec, cache):
+    """The npm package `spec` as a tarball in `cache`, fetched once with `npm pack`."""
+    os.makedirs(cache, exist_ok=True)
+    name, version = spec.rsplit("@", 1)
+    tgz = os.path.join(cache, f"{name.lstrip('@').replace('/', '-')}-{version}.tgz")
+    if not os.path.exists(tgz):
+        subprocess.check_call(["npm", "pack", spec, "--silent", "--pack-destination", cache])
+    return tgz
+
+
+def fluent_glyphs(cache):
+    """(file name, base, PNG bytes) of every Fluent Emoji Flat SVG, skin tones included,
+    rendered at 64×64."""
+    import tarfile
+
+    glyphs = []
+    with tarfile.open(npm_tarball(FLUENT, cache)) as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            name = os.path.basename(member.name)
+            if not (member.name.startswith("package/assets/") and name.endswith(".svg")):
+                continue
+            svg = tar.extractfile(member).read()
+            png = subprocess.run(["rsvg-convert", "--width", "64", "--height", "64", "--keep-aspect-ratio"],
+                                 input=svg, capture_output=True, check=True).stdout
+            glyphs.append((name, "U+" + name.split("-")[0].split(".")[0].upper(), png))
+    return glyphs
+
+
+def fluent_source(size):
+    """The set's provenance, written to source.json: the fields of the Rust `DataSource`."""
+    return {
+        "name": "Fluent Emoji Flat",
+        "credit": "Microsoft Corporation",
+        "licence": "MIT",
+        "url": "https://github.com/microsoft/fluentui-emoji",
+        "description": f"Fluent Emoji, flat style (MIT, Microsoft; npm {FLUENT}): every SVG rendered at 64x64 "
+        f"with rsvg-convert, composited on white and box-downsampled to {size}x{size} RGB, 8 bits per channel; "
+        "split by base emoji (skin tones on the same side, every base of Noto's test split on the test side)",
+    }
 
 
 def twemoji_source(size):
@@ -184,9 +227,10 @@ def main():
     which = "noto"
     if args[:1] == ["--set"] and len(args) > 1:
         which, args = args[1], args[2:]
-    if which not in ("noto", "twemoji"):
-        sys.exit(f"--set must be noto or twemoji, not {which}")
-    out = args[0] if args else ("data/emoji" if which == "noto" else "data/emoji-twemoji")
+    sets = {"noto": "data/emoji", "twemoji": "data/emoji-twemoji", "fluent": "data/emoji-fluent"}
+    if which not in sets:
+        sys.exit(f"--set must be noto, twemoji or fluent, not {which}")
+    out = args[0] if args else sets[which]
     size = int(args[1]) if len(args) > 1 else 16
     ensure_packages()
     os.makedirs(out, exist_ok=True)
@@ -195,12 +239,14 @@ def main():
     if which == "noto":
         write_set(noto, noto_test, out, size)
         return
-    glyphs = twemoji_glyphs(os.path.join("data", ".cache"))
+    cache = os.path.join("data", ".cache")
+    glyphs, source = (twemoji_glyphs(cache), twemoji_source(size)) if which == "twemoji" \
+        else (fluent_glyphs(cache), fluent_source(size))
     noto_bases = set(counts_of(noto))
     only_here = {k: n for k, n in counts_of(glyphs).items() if k not in noto_bases}
     write_set(glyphs, noto_test | test_bases(only_here), out, size)
     with open(os.path.join(out, "source.json"), "w") as f:
-        json.dump(twemoji_source(size), f, indent=2)
+        json.dump(source, f, indent=2)
         f.write("\n")
 
 
