@@ -3,7 +3,7 @@
 //! Modules import downwards only: `activation` (σ), `mask` and `conv` (masked convolutions),
 //! `order` (the generation orders) → `config`, `model`
 //! (all model maths) → `sample` (the sampling loop), `cached`, `importance` → `weights`,
-//! `data`, `train`, `average`, `bench` → `web` (the browser glue); both benchmarks take their
+//! `data`, `train`, `average`, `bench`, `quality` (sample statistics) → `web` (the browser glue); both benchmarks take their
 //! medians from `timing`.
 
 pub mod activation;
@@ -28,6 +28,8 @@ pub mod data;
 pub mod fused;
 pub mod hole;
 pub mod importance;
+#[cfg(feature = "cli")]
+pub mod quality;
 pub mod sample;
 pub mod timing;
 #[cfg(feature = "cli")]

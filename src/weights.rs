@@ -120,6 +120,10 @@ pub struct Manifest {
     pub sha256: String,
     pub params: usize,
     pub metrics: Metrics,
+    /// The softmax temperature the page starts with for this model, chosen by measurement
+    /// (`pixelcnn temperature --write`); 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_temperature: Option<f32>,
     /// The data sets it was trained on (older manifests name them in `dataset` only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<DataSource>,
@@ -472,6 +476,13 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, LoadError> {
             manifest.config.orders
         )));
     }
+    if let Some(t) = manifest.default_temperature
+        && !(t.is_finite() && t > 0.0)
+    {
+        return Err(LoadError::ManifestJson(format!(
+            "`default_temperature` is {t}; it must be a positive number"
+        )));
+    }
     if StoredDType::parse(&manifest.dtype).is_none() {
         return Err(LoadError::ManifestJson(format!(
             "`dtype` is \"{}\"; only \"int8\", \"f16\" and \"f32\" are supported",
@@ -705,6 +716,21 @@ mod files {
         load_from_bytes(&json, &weights, device)
     }
 
+    /// Rewrites the manifest at `manifest_path` with `temperature` as its
+    /// `default_temperature` (the weights and every other field stay as they are).
+    pub fn set_default_temperature(
+        manifest_path: &Path,
+        temperature: f32,
+    ) -> Result<(), LoadError> {
+        let json =
+            std::fs::read_to_string(manifest_path).map_err(|e| io_error(manifest_path, e))?;
+        let mut manifest = parse_manifest(&json)?;
+        manifest.default_temperature = Some(temperature);
+        let json = serde_json::to_string_pretty(&manifest)
+            .map_err(|e| LoadError::ManifestJson(e.to_string()))?;
+        std::fs::write(manifest_path, json + "\n").map_err(|e| io_error(manifest_path, e))
+    }
+
     pub fn weights_path(manifest_path: &Path, manifest: &Manifest) -> PathBuf {
         manifest_path
             .parent()
@@ -748,6 +774,7 @@ mod files {
             int8_steps: (dtype == StoredDType::I8).then_some(encoding.int8_steps),
             sha256: sha256_hex(&bytes),
             metrics,
+            default_temperature: None,
             sources: sources.to_vec(),
         };
         let manifest_path = dir.join(format!("{name}.json"));
@@ -759,7 +786,7 @@ mod files {
 }
 
 #[cfg(not(target_family = "wasm"))]
-pub use files::{load_model, save_model, weights_path};
+pub use files::{load_model, save_model, set_default_temperature, weights_path};
 
 #[cfg(test)]
 mod tests {

@@ -299,3 +299,41 @@ fn malformed_manifest_is_reported() {
     let err = weights::load_from_bytes("{not json", &[], &Device::flex()).expect_err("must fail");
     assert!(matches!(err, LoadError::ManifestJson(_)), "{err}");
 }
+
+#[test]
+fn a_measured_default_temperature_is_stored_checked_and_kept_with_the_weights() {
+    let config = PixelCnnConfig {
+        levels: 2,
+        hidden: 4,
+        first_kernel: 3,
+        head: 8,
+        ..common::small_config(1, 6, 2, 2)
+    };
+    let (dir, json, _, _) = common::saved_model(&config, StoredDType::F16, "default-temperature");
+    let path = dir.join("m.json");
+    assert_eq!(
+        weights::parse_manifest(&json).unwrap().default_temperature,
+        None
+    );
+    weights::set_default_temperature(&path, 0.85).expect("written");
+    let (_, manifest) = weights::load_model(&path, &Device::flex()).expect("still loads");
+    assert_eq!(manifest.default_temperature, Some(0.85));
+    let before: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for key in ["sha256", "metrics", "config", "sources", "dataset"] {
+        assert_eq!(before[key], after[key], "{key}");
+    }
+    for bad in ["0", "-1", "1e40"] {
+        let edited = json.replacen(
+            "\"format\": 1",
+            &format!("\"format\": 1, \"default_temperature\": {bad}"),
+            1,
+        );
+        let err = weights::parse_manifest(&edited).expect_err(bad);
+        assert!(
+            err.to_string().contains("default_temperature"),
+            "{bad}: {err}"
+        );
+    }
+}

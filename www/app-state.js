@@ -39,6 +39,10 @@ export const state = {
   shown: 0, // the alternative the drawing shows in its hidden pixels
   drawing: null, // the drawing's history, class and brought image (www/drawing.js)
   scene: null, // a shared scene (parsed), applied once its model is loaded
+  // Set once the visitor (or a shared scene) picks these; until then they follow the model's
+  // measured temperature and the engines' default pool.
+  temperatureSet: false,
+  candidatesSet: false,
 };
 
 let runCounter = 0;

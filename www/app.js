@@ -28,7 +28,7 @@ import { listenForImages } from './image-drop.js';
 import { wireKeyboard } from './keyboard.js';
 import { Results } from './results.js';
 import { applyScene, copyLink, openLinkedScene, readScene, sceneNotice } from './scene-link.js';
-import { describeBackends, wireSettings } from './settings.js';
+import { describeBackends, useModelTemperature, wireSettings } from './settings.js';
 import { setSurpriseMap, showSurpriseScale, wireSurpriseMap } from './surprise-map.js';
 import { surpriseMaxFor } from './surprise.js';
 import { fetchDigits, loadDigits, nextTestImage } from './test-images.js';
@@ -210,6 +210,7 @@ function showModel(info) {
     `test NLL ${info.testNllNats.toFixed(1)} nats)`;
   $('model-name').title = info.dataset;
   showCredits($('credits'), info.sources);
+  useModelTemperature(info);
   const label = $('label');
   label.replaceChildren(new Option('any', ''));
   for (let c = 0; c < info.classes; c++) label.add(new Option(String(c), String(c)));

@@ -18,6 +18,13 @@ function useDefaultCandidates() {
   $('candidates-value').textContent = n < k ? `${k} (≥ alternatives)` : String(n);
 }
 
+/** Until the visitor (or a shared scene) sets the temperature, it is the model's measured default. */
+export function useModelTemperature(info) {
+  if (state.temperatureSet) return;
+  $('temperature').value = String(info.defaultTemperature);
+  showSettings();
+}
+
 /** The footer: which backend the next completion runs on, and why. */
 export function describeBackends() {
   const { engine } = state;
@@ -36,6 +43,7 @@ export function wireSettings() {
     const input = $(id);
     // Before `showSettings`: a pool the visitor set is never replaced by the default.
     if (id === 'candidates') input.addEventListener('input', () => { state.candidatesSet = true; });
+    if (id === 'temperature') input.addEventListener('input', () => { state.temperatureSet = true; });
     input.addEventListener('input', showSettings);
     showSettings();
   }

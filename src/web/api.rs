@@ -60,6 +60,8 @@ pub struct ModelInfo {
     /// How each generation order of the model walks the image (`StartOptions.order` indexes
     /// it); one entry, "top to bottom", for a raster-only model.
     orders: Vec<String>,
+    /// The softmax temperature the page starts with: the manifest's measured choice, else 1.
+    default_temperature: f32,
     /// The data sets it was trained on, to credit them (empty for manifests that name them in
     /// `dataset` only).
     sources: Vec<DataSource>,
@@ -82,6 +84,7 @@ impl ModelInfo {
             orders: crate::order::Order::first(config.orders)
                 .map(|o| o.name().to_string())
                 .collect(),
+            default_temperature: manifest.default_temperature.unwrap_or(1.0),
             sources: manifest.sources.clone(),
         }
     }

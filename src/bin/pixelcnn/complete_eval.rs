@@ -277,7 +277,7 @@ fn plain(
 }
 
 /// log p(known pixels after the first hidden one | the rest) of each completed image.
-fn score(
+pub fn score(
     model: &PixelCnn,
     canvas: &[f32],
     known: &[bool],
@@ -309,7 +309,7 @@ fn score(
         .collect())
 }
 
-fn to_vec(t: Tensor<4>) -> Result<Vec<f32>, Box<dyn Error>> {
+pub fn to_vec(t: Tensor<4>) -> Result<Vec<f32>, Box<dyn Error>> {
     Ok(t.into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()

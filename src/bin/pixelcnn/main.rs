@@ -18,6 +18,7 @@ mod digits;
 mod eval;
 mod grid;
 mod sample;
+mod temperature;
 mod train;
 
 #[derive(Parser)]
@@ -54,6 +55,8 @@ enum Command {
     Curve(curve::CurveArgs),
     /// Export a few binarized test digits for the web page.
     Digits(digits::DigitsArgs),
+    /// Compare softmax temperatures on samples and completions; choose the page's default.
+    Temperature(temperature::TemperatureArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -225,6 +228,7 @@ fn main() {
         Command::Sample(args) => sample::run(args),
         Command::Bench(args) => bench::run(&args),
         Command::Digits(args) => digits::run(args),
+        Command::Temperature(args) => temperature::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
