@@ -16,8 +16,10 @@ use crate::{Backend, DataArgs, DataSet, bits_per_dim, default_workers, device, d
 /// Where and how a trained model is written.
 #[derive(Args)]
 pub struct ExportOptions {
-    #[arg(long, default_value = "mnist")]
-    name: String,
+    /// The model's name: www/models/NAME.{json,safetensors} [default: the data set's, e.g.
+    /// mnist or emoji].
+    #[arg(long)]
+    name: Option<String>,
     #[arg(long, default_value = "www/models")]
     out_dir: PathBuf,
     /// Evaluate on the first N test images only.
@@ -248,7 +250,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     };
     eprintln!(
         "training {} ({} params) on {} images with {}",
-        args.export.name,
+        args.export.name(&args.data),
         PixelCnn::new(&config, &device)?.num_params(),
         train_set.len(),
         device_name(args.backend)
@@ -313,6 +315,14 @@ struct TestRun<'a> {
     eval_batch: usize,
     workers: usize,
     device: &'a Device,
+}
+
+impl ExportOptions {
+    fn name(&self, data: &DataArgs) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| data.kind().name().to_string())
+    }
 }
 
 impl<'a> TestRun<'a> {
@@ -431,7 +441,8 @@ fn export(
     } else {
         None
     };
-    let manifest_path = options.out_dir.join(format!("{}.json", options.name));
+    let name = options.name(data);
+    let manifest_path = options.out_dir.join(format!("{name}.json"));
     if options.only_if_better && !beats_manifest(&manifest_path, nll, device) {
         return Ok(());
     }
@@ -458,14 +469,8 @@ fn export(
         test_sets,
     };
     let sources: Vec<DataSource> = sets.into_iter().map(|s| s.source).collect();
-    let manifest = weights::save_model(
-        model,
-        &options.out_dir,
-        &options.name,
-        &sources,
-        encoding,
-        metrics,
-    )?;
+    let manifest =
+        weights::save_model(model, &options.out_dir, &name, &sources, encoding, metrics)?;
     println!("{}", serde_json::to_string_pretty(&manifest.metrics)?);
     println!("wrote {}", manifest_path.display());
     Ok(())
