@@ -7,8 +7,8 @@ use std::process::Command;
 
 use burn::tensor::Device;
 use common::TempDir;
-use pixelcnn::data::{SOURCE_FILE, write_idx};
-use pixelcnn::weights::{self, DataSource};
+use pixelcnn::data::write_idx;
+use pixelcnn::weights;
 
 /// A colour set of 4×4 images: `train` training and 2 test images of flat colour `value`.
 fn colour_set(tag: &str, train: usize, value: u8) -> TempDir {
@@ -26,18 +26,8 @@ fn colour_set(tag: &str, train: usize, value: u8) -> TempDir {
 fn training_on_two_sets_credits_and_scores_each() {
     let noto_like = colour_set("cli-first", 6, 250);
     let other = colour_set("cli-second", 5, 10);
-    let source = DataSource {
-        name: "Second".into(),
-        credit: "the tests".into(),
-        licence: "CC0-1.0".into(),
-        url: "https://example.org/second".into(),
-        description: "flat dark squares".into(),
-    };
-    std::fs::write(
-        other.join(SOURCE_FILE),
-        serde_json::to_string(&source).unwrap(),
-    )
-    .unwrap();
+    let source = common::data_source("Second", "flat dark squares");
+    common::write_source(&other, &source);
     let out = TempDir::new("cli-out");
     let run = Command::new(env!("CARGO_BIN_EXE_pixelcnn"))
         .args(["train", "--dataset", "emoji", "--name", "two"])

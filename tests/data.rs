@@ -5,7 +5,6 @@ mod common;
 use burn::tensor::Device;
 use common::TempDir;
 use pixelcnn::data::{Dataset, DatasetKind, SOURCE_FILE, Split, read_idx, source_of, write_idx};
-use pixelcnn::weights::DataSource;
 
 fn fixture(tag: &str, images: &[u8], labels: &[u8], n: usize) -> TempDir {
     let dir = TempDir::new(&format!("data-{tag}"));
@@ -200,18 +199,8 @@ fn a_folder_names_its_source_or_gets_its_kinds() {
         pixelcnn::data::describe(DatasetKind::Emoji, 256)
     );
 
-    let own = DataSource {
-        name: "Twemoji".into(),
-        credit: "Twitter, Inc. and other contributors".into(),
-        licence: "CC-BY-4.0".into(),
-        url: "https://github.com/jdecked/twemoji".into(),
-        description: "prepared".into(),
-    };
-    std::fs::write(
-        plain.join(SOURCE_FILE),
-        serde_json::to_string(&own).unwrap(),
-    )
-    .unwrap();
+    let own = common::data_source("Twemoji", "prepared");
+    common::write_source(&plain, &own);
     assert_eq!(
         source_of(DatasetKind::Emoji, &plain, 256).expect("own"),
         own

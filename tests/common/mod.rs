@@ -101,6 +101,23 @@ pub fn saved_model(
     (dir, json, bytes, model)
 }
 
+/// A data set made by the tests, described as `description`.
+pub fn data_source(name: &str, description: &str) -> pixelcnn::weights::DataSource {
+    pixelcnn::weights::DataSource {
+        name: name.into(),
+        credit: "the tests".into(),
+        licence: "CC0-1.0".into(),
+        url: format!("https://example.org/{name}"),
+        description: description.into(),
+    }
+}
+
+/// A data folder that names its own source.
+pub fn write_source(dir: &std::path::Path, source: &pixelcnn::weights::DataSource) {
+    let json = serde_json::to_string(source).expect("json");
+    std::fs::write(dir.join(pixelcnn::data::SOURCE_FILE), json).expect("source.json");
+}
+
 /// `model` saved as `m.json` + `m.safetensors` with placeholder metrics into a temporary
 /// folder: (folder, manifest JSON, weights bytes).
 pub fn save_fixture(
@@ -120,13 +137,7 @@ pub fn save_fixture(
         averaged_epochs: vec![],
         test_sets: vec![],
     };
-    let source = pixelcnn::weights::DataSource {
-        name: "fixture".into(),
-        credit: "the tests".into(),
-        licence: "CC0-1.0".into(),
-        url: "https://example.org/fixture".into(),
-        description: "fixture".into(),
-    };
+    let source = data_source("fixture", "fixture");
     pixelcnn::weights::save_model(model, &dir, "m", &[source], dtype, metrics).expect("save");
     let json = std::fs::read_to_string(dir.join("m.json")).expect("manifest");
     let bytes = std::fs::read(dir.join("m.safetensors")).expect("weights");
