@@ -26,8 +26,9 @@ pub struct SampleArgs {
     /// Completions per test image.
     #[arg(long, default_value_t = 4)]
     alternatives: usize,
-    #[arg(long, default_value_t = 1.0)]
-    temperature: f32,
+    /// Softmax temperature [default: the manifest's `default_temperature`, else 1].
+    #[arg(long)]
+    temperature: Option<f32>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Pixels per grid cell side.
@@ -54,12 +55,15 @@ fn complete(
 pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
     let (model, manifest, device) = args.model.load()?;
     let config = &manifest.config;
+    let temperature = args
+        .temperature
+        .or(manifest.default_temperature)
+        .unwrap_or(1.0);
     let image = config.values_per_image();
     let mut grid = grid::Grid::new(config, args.scale);
 
     if args.samples > 0 {
-        let request =
-            SampleRequest::unconditional(&model, args.samples, args.temperature, args.seed);
+        let request = SampleRequest::unconditional(&model, args.samples, temperature, args.seed);
         let samples = complete(&model, request, &device)?;
         // Rows as wide as the completion rows below: occluded + alternatives + original.
         let per_row = (args.alternatives + 2).max(4);
@@ -83,7 +87,7 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
                 &original,
                 &known,
                 args.alternatives,
-                args.temperature,
+                temperature,
                 args.seed + t as u64 + 1,
                 None,
             );
@@ -95,6 +99,6 @@ pub fn run(args: SampleArgs) -> Result<(), Box<dyn Error>> {
         }
     }
     grid.write_png(&args.out)?;
-    println!("wrote {}", args.out.display());
+    println!("wrote {} (temperature {temperature})", args.out.display());
     Ok(())
 }
