@@ -43,19 +43,22 @@ import sys
 FONT = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 TWEMOJI = "emoji-datasource-twitter@16.0.0"
 FLUENT = "@lobehub/fluent-emoji-flat@1.1.0"
-PACKAGES = ["fonts-noto-color-emoji", "python3-fonttools", "python3-pil", "librsvg2-bin"]
+PACKAGES = ["fonts-noto-color-emoji", "python3-fonttools", "python3-pil"]
+RSVG = "/usr/bin/rsvg-convert"
 
 
-def ensure_packages():
+def ensure_packages(which):
+    """Every set needs the Noto font (its test split decides the others'); Fluent also librsvg."""
+    packages = PACKAGES + (["librsvg2-bin"] if which == "fluent" else [])
     try:
         import fontTools  # noqa: F401
         import PIL  # noqa: F401
-        if os.path.exists(FONT) and os.path.exists("/usr/bin/rsvg-convert"):
+        if os.path.exists(FONT) and (which != "fluent" or os.path.exists(RSVG)):
             return
     except ImportError:
         pass
     subprocess.check_call(["apt-get", "update", "-qq"])
-    subprocess.check_call(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+    subprocess.check_call(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
     if sys.executable != "/usr/bin/python3":
         os.execv("/usr/bin/python3", ["/usr/bin/python3", *sys.argv])
@@ -167,7 +170,7 @@ def fluent_glyphs(cache):
             if not (member.name.startswith("package/assets/") and name.endswith(".svg")):
                 continue
             svg = tar.extractfile(member).read()
-            png = subprocess.run(["rsvg-convert", "--width", "64", "--height", "64", "--keep-aspect-ratio"],
+            png = subprocess.run([RSVG, "--width", "64", "--height", "64", "--keep-aspect-ratio"],
                                  input=svg, capture_output=True, check=True).stdout
             glyphs.append((name, "U+" + name.split("-")[0].split(".")[0].upper(), png))
     return glyphs
@@ -232,7 +235,7 @@ def main():
         sys.exit(f"--set must be noto, twemoji or fluent, not {which}")
     out = args[0] if args else sets[which]
     size = int(args[1]) if len(args) > 1 else 16
-    ensure_packages()
+    ensure_packages(which)
     os.makedirs(out, exist_ok=True)
     noto = noto_glyphs()
     noto_test = test_bases(counts_of(noto))
