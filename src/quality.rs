@@ -39,19 +39,43 @@ pub fn radii(set: &Images, k: usize) -> Vec<f64> {
         .collect()
 }
 
-/// The share of `points` inside the manifold of `set` (balls of `set_radii` around its images).
-pub fn coverage(points: &Images, set: &Images, set_radii: &[f64]) -> f64 {
-    let inside = points
-        .iter()
-        .filter(|p| set.iter().zip(set_radii).any(|(s, &r)| distance(p, s) <= r))
-        .count();
-    inside as f64 / points.len().max(1) as f64
+/// A set of images with the ball of each: built once, it judges any number of other sets.
+pub struct Manifold<'a> {
+    images: Vec<&'a [f32]>,
+    radii: Vec<f64>,
 }
 
-/// (precision, recall) of `generated` against `real`, with `k`-th-neighbour radii.
-pub fn precision_recall(real: &Images, generated: &Images, k: usize) -> (f64, f64) {
-    let precision = coverage(generated, real, &radii(real, k));
-    let recall = coverage(real, generated, &radii(generated, k));
+impl<'a> Manifold<'a> {
+    /// Balls reaching each image's `k`-th nearest neighbour in `images`.
+    pub fn new(images: &Images<'a>, k: usize) -> Self {
+        Self {
+            radii: radii(images, k),
+            images: images.to_vec(),
+        }
+    }
+
+    pub fn images(&self) -> &Images<'a> {
+        &self.images
+    }
+
+    /// The share of `points` inside some ball of the manifold.
+    pub fn share_inside(&self, points: &Images) -> f64 {
+        let inside = points
+            .iter()
+            .filter(|p| {
+                let mut balls = self.images.iter().zip(&self.radii);
+                balls.any(|(s, &r)| distance(p, s) <= r)
+            })
+            .count();
+        inside as f64 / points.len().max(1) as f64
+    }
+}
+
+/// (precision, recall) of `generated` against the manifold of the real images, with the
+/// same `k` for the generated images' balls.
+pub fn precision_recall(real: &Manifold, generated: &Images, k: usize) -> (f64, f64) {
+    let precision = real.share_inside(generated);
+    let recall = Manifold::new(generated, k).share_inside(&real.images);
     (precision, recall)
 }
 

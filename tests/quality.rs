@@ -1,7 +1,7 @@
 //! Precision and recall of samples against real images, and roughness: the statistics that
 //! choose a model's default temperature.
 
-use pixelcnn::quality::{distance, precision_recall, radii, roughness};
+use pixelcnn::quality::{Manifold, distance, precision_recall, radii, roughness};
 
 /// Images of 4 values: a spread of real ones along a line.
 fn line(n: usize, offset: f32) -> Vec<Vec<f32>> {
@@ -28,20 +28,22 @@ fn radii_are_the_distance_to_the_kth_neighbour() {
 #[test]
 fn samples_like_the_data_score_full_precision_and_recall() {
     let real = line(20, 0.0);
-    let (p, r) = precision_recall(&refs(&real), &refs(&line(20, 0.25)), 3);
+    let real = Manifold::new(&refs(&real), 3);
+    let (p, r) = precision_recall(&real, &refs(&line(20, 0.25)), 3);
     assert_eq!((p, r), (1.0, 1.0));
 }
 
 #[test]
 fn noise_lowers_precision_and_collapse_lowers_recall() {
     let real = line(20, 0.0);
+    let real = Manifold::new(&refs(&real), 3);
     // Far from every real image, but spread like them.
     let noise = line(20, 100.0);
-    let (p, r) = precision_recall(&refs(&real), &refs(&noise), 3);
+    let (p, r) = precision_recall(&real, &refs(&noise), 3);
     assert_eq!((p, r), (0.0, 0.0));
     // Every sample one plain image inside the data: precise, covering almost nothing.
     let collapsed = vec![vec![0.0; 4]; 20];
-    let (p, r) = precision_recall(&refs(&real), &refs(&collapsed), 3);
+    let (p, r) = precision_recall(&real, &refs(&collapsed), 3);
     assert_eq!(p, 1.0);
     assert_eq!(
         r,

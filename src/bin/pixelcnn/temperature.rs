@@ -15,7 +15,7 @@ use pixelcnn::PixelCnn;
 use pixelcnn::cached::CachedSampler;
 use pixelcnn::data::{Dataset, Split};
 use pixelcnn::hole::Hole;
-use pixelcnn::quality;
+use pixelcnn::quality::{self, Manifold};
 use pixelcnn::sample::{Completion, SampleRequest};
 use pixelcnn::weights;
 use serde::Serialize;
@@ -85,10 +85,13 @@ impl Row {
 pub fn run(args: TemperatureArgs) -> Result<(), Box<dyn Error>> {
     let (model, manifest, device) = args.model.load()?;
     let test_set = args.model.data.load_for(&manifest.config, Split::Test)?;
+    let real = held_out(&test_set, args.samples);
+    let real: Vec<&[f32]> = real.iter().map(Vec::as_slice).collect();
     let study = Study {
         model: &model,
         device: &device,
-        test_set: &test_set,
+        real: Manifold::new(&real, args.k),
+        completed: held_out(&test_set, args.images),
         args: &args,
     };
     let mut rows = vec![study.reference()?];
@@ -100,7 +103,7 @@ pub fn run(args: TemperatureArgs) -> Result<(), Box<dyn Error>> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        print!("{}", table(&rows, &args));
+        print!("{}", table(&rows, &args, study.real.images().len()));
     }
     println!(
         "chosen: temperature {chosen} (the highest within {} of the best F1)",
@@ -128,26 +131,29 @@ fn choose(rows: &[Row], tolerance: f64) -> f32 {
         .unwrap_or(1.0)
 }
 
+/// `count` held-out images spread over the test split, as level values.
+fn held_out(test_set: &Dataset, count: usize) -> Vec<Vec<f32>> {
+    let n = test_set.len();
+    let count = count.min(n).max(1);
+    (0..count)
+        .map(|k| {
+            let image = test_set.image(k * n / count);
+            image.iter().map(|&v| f32::from(v)).collect()
+        })
+        .collect()
+}
+
 struct Study<'a> {
     model: &'a PixelCnn,
     device: &'a Device,
-    test_set: &'a Dataset,
+    /// The held-out images the samples are compared with, and their balls.
+    real: Manifold<'a>,
+    /// The held-out images completed under every hole shape.
+    completed: Vec<Vec<f32>>,
     args: &'a TemperatureArgs,
 }
 
 impl Study<'_> {
-    /// `count` held-out images spread over the test split, as level values.
-    fn held_out(&self, count: usize) -> Vec<Vec<f32>> {
-        let n = self.test_set.len();
-        let count = count.min(n).max(1);
-        (0..count)
-            .map(|k| {
-                let image = self.test_set.image(k * n / count);
-                image.iter().map(|&v| f32::from(v)).collect()
-            })
-            .collect()
-    }
-
     /// The range of the values: distances are stated as fractions of it.
     fn top(&self) -> f64 {
         (self.model.config.levels - 1) as f64
@@ -164,10 +170,8 @@ impl Study<'_> {
     /// The held-out images' roughness and the fit of the originals themselves.
     fn reference(&self) -> Result<Row, Box<dyn Error>> {
         let config = &self.model.config;
-        let images = self.held_out(self.args.samples);
-        let images: Vec<&[f32]> = images.iter().map(Vec::as_slice).collect();
         let mut fits = vec![];
-        for (t, original) in self.held_out(self.args.images).iter().enumerate() {
+        for (t, original) in self.completed.iter().enumerate() {
             for hole in Hole::ALL {
                 let known = hole.known(config.height, config.width, t as u64);
                 fits.push(-score(self.model, original, &known, self.device)?[0]);
@@ -177,7 +181,7 @@ impl Study<'_> {
             temperature: None,
             precision: None,
             recall: None,
-            roughness: self.roughness(&images),
+            roughness: self.roughness(self.real.images()),
             completion_fit_nats: mean(&fits),
             completion_error: 0.0,
         })
@@ -186,14 +190,13 @@ impl Study<'_> {
     /// Samples and completions at temperature `t`.
     fn at(&self, t: f32) -> Result<Row, Box<dyn Error>> {
         let config = &self.model.config;
-        let held_out = self.held_out(self.args.samples);
-        let real: Vec<&[f32]> = held_out.iter().map(Vec::as_slice).collect();
-        let request = SampleRequest::unconditional(self.model, real.len(), t, self.args.seed);
+        let count = self.real.images().len();
+        let request = SampleRequest::unconditional(self.model, count, t, self.args.seed);
         let samples = self.finish(request)?;
         let generated: Vec<&[f32]> = samples.chunks(config.values_per_image()).collect();
-        let (precision, recall) = quality::precision_recall(&real, &generated, self.args.k);
+        let (precision, recall) = quality::precision_recall(&self.real, &generated, self.args.k);
         let (mut fits, mut errors) = (vec![], vec![]);
-        for (i, original) in self.held_out(self.args.images).iter().enumerate() {
+        for (i, original) in self.completed.iter().enumerate() {
             for hole in Hole::ALL {
                 let known = hole.known(config.height, config.width, i as u64);
                 let (k, seed) = (self.args.alternatives, self.args.seed + 1 + i as u64);
@@ -239,13 +242,10 @@ fn mean(values: &[f64]) -> f64 {
     values.iter().sum::<f64>() / values.len().max(1) as f64
 }
 
-fn table(rows: &[Row], args: &TemperatureArgs) -> String {
+fn table(rows: &[Row], args: &TemperatureArgs, samples: usize) -> String {
     let mut out = format!(
         "{} samples per temperature against as many held-out images (k = {}): precision = share of samples among the held-out images, recall = share of held-out images among the samples; roughness = mean difference of neighbouring values (fraction of the level range; first row: the held-out images); completions of {} held-out images per hole shape, every shape, {} alternatives, no pool: fit = mean −log p(known values after the hole | completion), nats (first row: the originals); error = mean |completed − original| over the hidden values\n",
-        rows.first().map_or(0, |_| args.samples),
-        args.k,
-        args.images,
-        args.alternatives
+        samples, args.k, args.images, args.alternatives
     );
     out.push_str(&format!(
         "{:<12} {:>9} {:>7} {:>6} {:>10} {:>15} {:>17}\n",

@@ -11,7 +11,9 @@ use pixelcnn::train::{self, Schedule, TrainOptions, TrainSegment};
 use pixelcnn::weights::{self, DataSource, Encoding, Metrics, SetFigures};
 use pixelcnn::{PixelCnn, PixelCnnConfig};
 
-use crate::{Backend, DataArgs, DataSet, bits_per_dim, default_workers, device, device_name};
+use crate::{
+    Backend, DataArgs, DataSet, bits_per_dim, default_workers, device, device_name, union,
+};
 
 /// Where and how a trained model is written.
 #[derive(Args)]
@@ -185,15 +187,26 @@ pub fn training_split(
 ) -> Result<(Dataset, Dataset), data::DataError> {
     let held_out = validation_split.unwrap_or(defaults(data.kind()).validation_split);
     let sets = data.load_sets(data.kind(), Split::Train, levels)?;
-    let names: Vec<String> = sets.iter().map(|s| s.source.name.clone()).collect();
     let (train_sets, validation_sets): (Vec<_>, Vec<_>) = sets
         .into_iter()
-        .map(|set| set.data.split_off_last(held_out))
+        .map(|DataSet { source, data }| {
+            let (train, validation) = data.split_off_last(held_out);
+            let validation = DataSet {
+                source: source.clone(),
+                data: validation,
+            };
+            (
+                DataSet {
+                    source,
+                    data: train,
+                },
+                validation,
+            )
+        })
         .unzip();
-    let validation = Dataset::concat(validation_sets, &names)?;
     Ok((
-        Dataset::concat(train_sets, &names)?,
-        validation.rebinarized(data::VALIDATION_BINARIZE_SEED),
+        union(train_sets)?,
+        union(validation_sets)?.rebinarized(data::VALIDATION_BINARIZE_SEED),
     ))
 }
 
