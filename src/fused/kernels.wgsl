@@ -164,18 +164,66 @@ fn stage_horizontal(b: u32, l: u32, row: u32, t: u32) {
 // bare array declared in a loop from one iteration to the next (every layer after the first
 // then starts from the previous layer's sums), while naga zeroes it as the spec says.
 
-// For every column col of the row and outputs 4q..4q+3, Σ_j row_in[col·stride + j] ·
-// weights[base4·4 + j·D + 4q..] over j < len: one accumulator per column, so each weight is
-// loaded once per row.
-fn row_dots(stride: u32, len: u32, base4: u32, q: u32) -> array<vec4<f32>, WIDTH> {
-    var acc = array<vec4<f32>, WIDTH>();
+// The row kernels' products run over tiles of four columns × four outputs, each tile's sums in
+// four vec4 registers: one weight load feeds sixteen multiply-adds, and no accumulator is an
+// indexed array (which SwiftShader keeps in memory). Columns past the row's end repeat its last
+// column; their sums are never stored.
+const COL_TILES: u32 = (WIDTH + 3u) / 4u;
+
+struct Tile {
+    // The tile's first column and its output quad (outputs 4q..4q+3).
+    col: u32,
+    q: u32,
+}
+
+// Tile `i` of a row with `quads` output quads.
+fn tile_of(i: u32, quads: u32) -> Tile {
+    return Tile(4u * (i / quads), i % quads);
+}
+
+fn tile_col(tile: Tile, k: u32) -> u32 {
+    return min(tile.col + k, WIDTH - 1u);
+}
+
+// For the tile's four columns col and outputs 4q..4q+3: Σ_j row_in[col·stride + j] ·
+// weights4[base4 + j·quads + q] over j < len.
+fn staged_dots(tile: Tile, stride: u32, len: u32, base4: u32, quads: u32) -> mat4x4<f32> {
+    let s0 = tile_col(tile, 0u) * stride;
+    let s1 = tile_col(tile, 1u) * stride;
+    let s2 = tile_col(tile, 2u) * stride;
+    let s3 = tile_col(tile, 3u) * stride;
+    var a0 = vec4<f32>();
+    var a1 = vec4<f32>();
+    var a2 = vec4<f32>();
+    var a3 = vec4<f32>();
     for (var j = 0u; j < len; j++) {
-        let w = weights4[base4 + j * D4 + q];
-        for (var col = 0u; col < WIDTH; col++) {
-            acc[col] += row_in[col * stride + j] * w;
-        }
+        let w = weights4[base4 + j * quads + tile.q];
+        a0 += row_in[s0 + j] * w;
+        a1 += row_in[s1 + j] * w;
+        a2 += row_in[s2 + j] * w;
+        a3 += row_in[s3 + j] * w;
     }
-    return acc;
+    return mat4x4<f32>(a0, a1, a2, a3);
+}
+
+// The same with the inputs in `work`: column col's j-th input at start + col·stride + j.
+fn work_dots(tile: Tile, start: u32, stride: u32, len: u32, base4: u32, quads: u32) -> mat4x4<f32> {
+    let s0 = start + tile_col(tile, 0u) * stride;
+    let s1 = start + tile_col(tile, 1u) * stride;
+    let s2 = start + tile_col(tile, 2u) * stride;
+    let s3 = start + tile_col(tile, 3u) * stride;
+    var a0 = vec4<f32>();
+    var a1 = vec4<f32>();
+    var a2 = vec4<f32>();
+    var a3 = vec4<f32>();
+    for (var j = 0u; j < len; j++) {
+        let w = weights4[base4 + j * quads + tile.q];
+        a0 += work[s0 + j] * w;
+        a1 += work[s1 + j] * w;
+        a2 += work[s2 + j] * w;
+        a3 += work[s3 + j] * w;
+    }
+    return mat4x4<f32>(a0, a1, a2, a3);
 }
 
 // The four consecutive floats of `work` from `at`.
@@ -192,14 +240,13 @@ fn vertical_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
         let half = layer_half(l);
         let k = layer_kernel(l);
         if (r >= 0) {
-            // Each thread owns outputs 4q..4q+3 of every column, here and in the sums below:
-            // `work` is storage memory, which the workgroup barriers between do not order.
-            for (var q = t; q < D4; q += WG) {
-                for (var col = 0u; col < WIDTH; col++) {
-                    for (var e = 0u; e < 4u; e++) {
-                        let o = 4u * q + e;
-                        work[scratch_at(b, col * D + o)] = weights[VERTICAL_BIAS[l] + o];
-                    }
+            // Each thread owns the same tiles here and in the sums below: `work` is storage
+            // memory, which the workgroup barriers between do not order.
+            for (var i = t; i < COL_TILES * D4; i += WG) {
+                let tile = tile_of(i, D4);
+                let bias = weights4[VERTICAL_BIAS[l] / 4u + tile.q];
+                for (var e = 0u; e < 4u; e++) {
+                    store_tile_column(scratch_at(b, 0u), D, tile, e, bias);
                 }
             }
             for (var dy = 0; dy <= half; dy++) {
@@ -210,35 +257,30 @@ fn vertical_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
                 stage_vertical(b, l, rr, t);
                 workgroupBarrier();
                 let base4 = (VERTICAL[l] + u32(dy) * k * c_in * D) / 4u;
-                for (var q = t; q < D4; q += WG) {
-                    let acc = row_dots(c_in, k * c_in, base4, q);
-                    for (var col = 0u; col < WIDTH; col++) {
-                        for (var e = 0u; e < 4u; e++) {
-                            work[scratch_at(b, col * D + 4u * q + e)] += acc[col][e];
-                        }
+                for (var i = t; i < COL_TILES * D4; i += WG) {
+                    let tile = tile_of(i, D4);
+                    let acc = staged_dots(tile, c_in, k * c_in, base4, D4);
+                    for (var e = 0u; e < 4u; e++) {
+                        let at = scratch_at(b, 0u);
+                        store_tile_column(at, D, tile, e, acc[e] + tile_column(at, D, tile, e));
                     }
                 }
                 workgroupBarrier();
             }
             barrier();
         }
-        // The row terms: every column's v_pre times the link, one weight load per row.
-        for (var q = t; q < D4; q += WG) {
-            var acc = array<vec4<f32>, WIDTH>();
+        // The row terms: every column's v_pre times the link.
+        for (var i = t; i < COL_TILES * D4; i += WG) {
+            let tile = tile_of(i, D4);
+            var acc = mat4x4<f32>();
             if (r >= 0) {
-                for (var j = 0u; j < D; j++) {
-                    let w = weights4[LINK[l] / 4u + j * D4 + q];
-                    for (var col = 0u; col < WIDTH; col++) {
-                        acc[col] += work[scratch_at(b, col * D + j)] * w;
-                    }
-                }
+                acc = work_dots(tile, scratch_at(b, 0u), D, D, LINK[l] / 4u, D4);
             }
+            let o = 4u * tile.q;
+            let bias = weights4[LINK_BIAS[l] / 4u + tile.q] + weights4[HORIZONTAL_BIAS[l] / 4u + tile.q]
+                + work4(b * ITEM + CONDITION + l * D + o);
             for (var e = 0u; e < 4u; e++) {
-                let o = 4u * q + e;
-                let bias = weights[LINK_BIAS[l] + o] + weights[HORIZONTAL_BIAS[l] + o] + condition(b, l, o);
-                for (var col = 0u; col < WIDTH; col++) {
-                    work[row_term_at(b, l, col, o)] = acc[col][e] + bias;
-                }
+                store_tile_column(row_term_at(b, l, 0u, 0u), D, tile, e, acc[e] + bias);
             }
         }
         if (r >= 0 && l + 1u < LAYERS) {
@@ -254,6 +296,27 @@ fn vertical_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
     }
 }
 
+// Column tile.col + e of a tile in a [columns, width] block of `work` starting at `at`:
+// outputs 4q..4q+3 (nothing past the row's end is stored; what is read there is never used).
+fn store_tile_column(at: u32, width: u32, tile: Tile, e: u32, value: vec4<f32>) {
+    let col = tile.col + e;
+    if (col >= WIDTH) {
+        return;
+    }
+    let i = at + col * width + 4u * tile.q;
+    work[i] = value.x;
+    work[i + 1u] = value.y;
+    work[i + 2u] = value.z;
+    work[i + 3u] = value.w;
+}
+
+fn tile_column(at: u32, width: u32, tile: Tile, e: u32) -> vec4<f32> {
+    if (tile.col + e >= WIDTH) {
+        return vec4<f32>();
+    }
+    return work4(at + (tile.col + e) * width + 4u * tile.q);
+}
+
 @compute @workgroup_size(WG)
 fn horizontal_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) t: u32) {
     let b = group.x;
@@ -263,13 +326,12 @@ fn horizontal_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invoca
         let taps = u32(layer_half(l)) + 1u;
         stage_horizontal(b, l, row, t);
         workgroupBarrier();
-        for (var q = t; q < D4; q += WG) {
-            let acc = row_dots(c_in, taps * c_in, HORIZONTAL[l] / 4u, q);
-            for (var col = 0u; col < WIDTH; col++) {
-                for (var e = 0u; e < 4u; e++) {
-                    let o = 4u * q + e;
-                    work[scratch_at(b, col * D + o)] = work[row_term_at(b, l, col, o)] + acc[col][e];
-                }
+        for (var i = t; i < COL_TILES * D4; i += WG) {
+            let tile = tile_of(i, D4);
+            let acc = staged_dots(tile, c_in, taps * c_in, HORIZONTAL[l] / 4u, D4);
+            for (var e = 0u; e < 4u; e++) {
+                let terms = tile_column(row_term_at(b, l, 0u, 0u), D, tile, e);
+                store_tile_column(scratch_at(b, 0u), D, tile, e, terms + acc[e]);
             }
         }
         barrier();
@@ -281,27 +343,22 @@ fn horizontal_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invoca
             work[scratch2_at(b, i)] = gate(a, g);
         }
         barrier();
-        for (var q = t; q < N4; q += WG) {
-            var acc = array<vec4<f32>, WIDTH>();
-            for (var j = 0u; j < N; j++) {
-                let w = weights4[OUTPUT[l] / 4u + j * N4 + q];
-                for (var col = 0u; col < WIDTH; col++) {
-                    acc[col] += work[scratch2_at(b, col * N + j)] * w;
-                }
-            }
+        for (var i = t; i < COL_TILES * N4; i += WG) {
+            let tile = tile_of(i, N4);
+            let acc = work_dots(tile, scratch2_at(b, 0u), N, N, OUTPUT[l] / 4u, N4);
+            let bias = weights4[OUTPUT_BIAS[l] / 4u + tile.q];
             for (var e = 0u; e < 4u; e++) {
-                let o = 4u * q + e;
-                for (var col = 0u; col < WIDTH; col++) {
-                    var out = acc[col][e] + weights[OUTPUT_BIAS[l] + o];
-                    if (l > 0u) {
-                        out += row_in[(col + taps - 1u) * c_in + o];
-                    }
-                    if (l + 1u < LAYERS) {
-                        work[hcache_at(b, l + 1u, col, o)] = out;
-                    } else {
-                        // The last layer's output feeds only the head: keep it where the gates were.
-                        work[scratch_at(b, col * N + o)] = out;
-                    }
+                let col = tile_col(tile, e);
+                var out = acc[e] + bias;
+                if (l > 0u) {
+                    let at = (col + taps - 1u) * c_in + 4u * tile.q;
+                    out += vec4<f32>(row_in[at], row_in[at + 1u], row_in[at + 2u], row_in[at + 3u]);
+                }
+                if (l + 1u < LAYERS) {
+                    store_tile_column(hcache_at(b, l + 1u, 0u, 0u), N, tile, e, out);
+                } else {
+                    // The last layer's output feeds only the head: keep it where the gates were.
+                    store_tile_column(scratch_at(b, 0u), N, tile, e, out);
                 }
             }
         }
@@ -420,12 +477,15 @@ fn value(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_inde
         }
         barrier();
     }
-    for (var u = t; u < HEAD; u += WG) {
-        var acc = weights[HEAD_HIDDEN_BIAS + u];
+    for (var q = t; q < HEAD / 4u; q += WG) {
+        var acc = weights4[HEAD_HIDDEN_BIAS / 4u + q];
         for (var j = 0u; j < N; j++) {
-            acc += max(last_out[j], 0.0) * weights[HEAD_HIDDEN + j * HEAD + u];
+            acc += max(last_out[j], 0.0) * weights4[HEAD_HIDDEN / 4u + j * (HEAD / 4u) + q];
         }
-        head_hidden[u] = max(acc, 0.0);
+        acc = max(acc, vec4<f32>());
+        for (var e = 0u; e < 4u; e++) {
+            head_hidden[4u * q + e] = acc[e];
+        }
     }
     workgroupBarrier();
     for (var k = t; k < LEVELS; k += WG) {

@@ -123,10 +123,10 @@ impl FusedModel {
     /// when its layers need more workgroup memory than the device has.
     pub fn new(gpu: &Gpu, model: &PixelCnn) -> Result<Self, FusedError> {
         let device = &gpu.device;
-        if !model.config.hidden.is_multiple_of(4) {
+        let (hidden, head) = (model.config.hidden, model.config.head);
+        if !hidden.is_multiple_of(4) || !head.is_multiple_of(4) {
             return Err(FusedError::Unsupported(format!(
-                "hidden {} is not a multiple of 4",
-                model.config.hidden
+                "hidden {hidden} and head {head} must be multiples of 4"
             )));
         }
         let needed = pack::workgroup_bytes(&model.config);
