@@ -21,6 +21,18 @@ fn gpu() -> Gpu {
     })
 }
 
+/// The adapter with each workgroup size the kernels are built with (a GPU's and a CPU
+/// adapter's), whichever this adapter would choose.
+fn gpus() -> Vec<Gpu> {
+    let gpu = gpu();
+    [16, 64]
+        .map(|threads| Gpu {
+            threads,
+            ..gpu.clone()
+        })
+        .to_vec()
+}
+
 /// The CPU engine's pixels and, per generated value in order, its logits.
 fn cached_run(model: &PixelCnn, request: &SampleRequest) -> (Vec<f32>, Vec<Vec<f32>>) {
     let device = Device::flex();
@@ -92,16 +104,18 @@ fn check_all(gpu: &Gpu, cfg: &PixelCnnConfig, seed: u64) {
 
 #[test]
 fn grey_fused_equals_cached() {
-    let gpu = gpu();
-    check_all(&gpu, &config(1, 6, 4, 0), 1);
-    check_all(&gpu, &config(1, 6, 3, 3), 2);
+    for gpu in gpus() {
+        check_all(&gpu, &config(1, 6, 4, 0), 1);
+        check_all(&gpu, &config(1, 6, 3, 3), 2);
+    }
 }
 
 #[test]
 fn rgb_fused_equals_cached() {
-    let gpu = gpu();
-    check_all(&gpu, &config(3, 5, 3, 0), 3);
-    check_all(&gpu, &config(3, 5, 4, 2), 4);
+    for gpu in gpus() {
+        check_all(&gpu, &config(3, 5, 3, 0), 3);
+        check_all(&gpu, &config(3, 5, 4, 2), 4);
+    }
 }
 
 #[test]
@@ -199,7 +213,6 @@ fn one_dispatch_per_value() {
 /// 256) exercises loop trip counts and workgroup sizes the small models above do not.
 #[test]
 fn shipped_digit_model_fused_equals_cached() {
-    let gpu = gpu();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let (model, _) =
         pixelcnn::weights::load_model(&root.join("www/models/mnist.json"), &Device::flex())
@@ -223,6 +236,8 @@ fn shipped_digit_model_fused_equals_cached() {
             labels: None,
             order: 0,
         };
-        check(&gpu, &model, req);
+        for gpu in gpus() {
+            check(&gpu, &model, req.clone());
+        }
     }
 }

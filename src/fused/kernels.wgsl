@@ -185,18 +185,44 @@ fn tile_col(tile: Tile, k: u32) -> u32 {
     return min(tile.col + k, WIDTH - 1u);
 }
 
+// Four consecutive inputs of `row_in` from `at`.
+fn staged4(at: u32) -> vec4<f32> {
+    return vec4<f32>(row_in[at], row_in[at + 1u], row_in[at + 2u], row_in[at + 3u]);
+}
+
+// Weight rows j..j+3 of outputs 4q..4q+3 as a matrix whose column i is row j + i: the matrix
+// times four inputs is their four rows' contribution. Four inputs per loop iteration keep the
+// accumulators' loads and stores (SwiftShader holds loop variables in memory) to a quarter.
+fn weight_rows(base4: u32, j: u32, quads: u32, q: u32) -> mat4x4<f32> {
+    let at = base4 + j * quads + q;
+    return mat4x4<f32>(weights4[at], weights4[at + quads], weights4[at + 2u * quads], weights4[at + 3u * quads]);
+}
+
 // For the tile's four columns col and outputs 4q..4q+3: Σ_j row_in[col·stride + j] ·
 // weights4[base4 + j·quads + q] over j < len.
 fn staged_dots(tile: Tile, stride: u32, len: u32, base4: u32, quads: u32) -> mat4x4<f32> {
-    let s0 = tile_col(tile, 0u) * stride;
-    let s1 = tile_col(tile, 1u) * stride;
-    let s2 = tile_col(tile, 2u) * stride;
-    let s3 = tile_col(tile, 3u) * stride;
+    return staged_dots_from(tile, 0u, stride, len, base4, quads);
+}
+
+// The same with `row_in` holding the columns from `first` on (a tile never starts before it).
+fn staged_dots_from(tile: Tile, first: u32, stride: u32, len: u32, base4: u32, quads: u32) -> mat4x4<f32> {
+    let s0 = (tile_col(tile, 0u) - first) * stride;
+    let s1 = (tile_col(tile, 1u) - first) * stride;
+    let s2 = (tile_col(tile, 2u) - first) * stride;
+    let s3 = (tile_col(tile, 3u) - first) * stride;
     var a0 = vec4<f32>();
     var a1 = vec4<f32>();
     var a2 = vec4<f32>();
     var a3 = vec4<f32>();
-    for (var j = 0u; j < len; j++) {
+    var j = 0u;
+    for (; j + 4u <= len; j += 4u) {
+        let w = weight_rows(base4, j, quads, tile.q);
+        a0 += w * staged4(s0 + j);
+        a1 += w * staged4(s1 + j);
+        a2 += w * staged4(s2 + j);
+        a3 += w * staged4(s3 + j);
+    }
+    for (; j < len; j++) {
         let w = weights4[base4 + j * quads + tile.q];
         a0 += row_in[s0 + j] * w;
         a1 += row_in[s1 + j] * w;
@@ -206,7 +232,8 @@ fn staged_dots(tile: Tile, stride: u32, len: u32, base4: u32, quads: u32) -> mat
     return mat4x4<f32>(a0, a1, a2, a3);
 }
 
-// The same with the inputs in `work`: column col's j-th input at start + col·stride + j.
+// The same with the inputs in `work`: column col's j-th input at start + col·stride + j, and
+// len a multiple of 4 (the model's hidden sizes are).
 fn work_dots(tile: Tile, start: u32, stride: u32, len: u32, base4: u32, quads: u32) -> mat4x4<f32> {
     let s0 = start + tile_col(tile, 0u) * stride;
     let s1 = start + tile_col(tile, 1u) * stride;
@@ -216,12 +243,12 @@ fn work_dots(tile: Tile, start: u32, stride: u32, len: u32, base4: u32, quads: u
     var a1 = vec4<f32>();
     var a2 = vec4<f32>();
     var a3 = vec4<f32>();
-    for (var j = 0u; j < len; j++) {
-        let w = weights4[base4 + j * quads + tile.q];
-        a0 += work[s0 + j] * w;
-        a1 += work[s1 + j] * w;
-        a2 += work[s2 + j] * w;
-        a3 += work[s3 + j] * w;
+    for (var j = 0u; j < len; j += 4u) {
+        let w = weight_rows(base4, j, quads, tile.q);
+        a0 += w * work4(s0 + j);
+        a1 += w * work4(s1 + j);
+        a2 += w * work4(s2 + j);
+        a3 += w * work4(s3 + j);
     }
     return mat4x4<f32>(a0, a1, a2, a3);
 }
@@ -269,18 +296,33 @@ fn vertical_row(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocati
             }
             barrier();
         }
-        // The row terms: every column's v_pre times the link.
-        for (var i = t; i < COL_TILES * D4; i += WG) {
-            let tile = tile_of(i, D4);
-            var acc = mat4x4<f32>();
+        // The row terms: every column's v_pre times the link, with v_pre staged in `row_in`
+        // LINK_COLS columns at a time (storage loads are what SwiftShader is slowest at).
+        for (var first = 0u; first < WIDTH; first += LINK_COLS) {
             if (r >= 0) {
-                acc = work_dots(tile, scratch_at(b, 0u), D, D, LINK[l] / 4u, D4);
+                workgroupBarrier();
+                let n = min(LINK_COLS, WIDTH - first) * D;
+                for (var i = t; i < n; i += WG) {
+                    row_in[i] = work[scratch_at(b, first * D + i)];
+                }
+                workgroupBarrier();
             }
-            let o = 4u * tile.q;
-            let bias = weights4[LINK_BIAS[l] / 4u + tile.q] + weights4[HORIZONTAL_BIAS[l] / 4u + tile.q]
-                + work4(b * ITEM + CONDITION + l * D + o);
-            for (var e = 0u; e < 4u; e++) {
-                store_tile_column(row_term_at(b, l, 0u, 0u), D, tile, e, acc[e] + bias);
+            for (var i = t; i < (LINK_COLS / 4u) * D4; i += WG) {
+                var tile = tile_of(i, D4);
+                tile.col += first;
+                if (tile.col >= WIDTH) {
+                    continue;
+                }
+                var acc = mat4x4<f32>();
+                if (r >= 0) {
+                    acc = staged_dots_from(tile, first, D, D, LINK[l] / 4u, D4);
+                }
+                let o = 4u * tile.q;
+                let bias = weights4[LINK_BIAS[l] / 4u + tile.q] + weights4[HORIZONTAL_BIAS[l] / 4u + tile.q]
+                    + work4(b * ITEM + CONDITION + l * D + o);
+                for (var e = 0u; e < 4u; e++) {
+                    store_tile_column(row_term_at(b, l, 0u, 0u), D, tile, e, acc[e] + bias);
+                }
             }
         }
         if (r >= 0 && l + 1u < LAYERS) {
@@ -443,9 +485,13 @@ fn value(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_inde
         workgroupBarrier();
         for (var q = t; q < D4; q += WG) {
             var acc = work4(row_term_at(b, l, col, 4u * q));
-            let base4 = HORIZONTAL[l] / 4u + q;
-            for (var j = 0u; j < taps * c_in; j++) {
-                acc += row_in[j] * weights4[base4 + j * D4];
+            let len = taps * c_in;
+            var j = 0u;
+            for (; j + 4u <= len; j += 4u) {
+                acc += weight_rows(HORIZONTAL[l] / 4u, j, D4, q) * staged4(j);
+            }
+            for (; j < len; j++) {
+                acc += row_in[j] * weights4[HORIZONTAL[l] / 4u + j * D4 + q];
             }
             for (var e = 0u; e < 4u; e++) {
                 pre[4u * q + e] = acc[e];
@@ -458,9 +504,9 @@ fn value(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_inde
         workgroupBarrier();
         for (var q = t; q < N4; q += WG) {
             var acc = weights4[OUTPUT_BIAS[l] / 4u + q];
-            let base4 = OUTPUT[l] / 4u + q;
-            for (var j = 0u; j < N; j++) {
-                acc += gated[j] * weights4[base4 + j * N4];
+            for (var j = 0u; j < N; j += 4u) {
+                let x = vec4<f32>(gated[j], gated[j + 1u], gated[j + 2u], gated[j + 3u]);
+                acc += weight_rows(OUTPUT[l] / 4u, j, N4, q) * x;
             }
             if (l > 0u) {
                 acc += vec4<f32>(row_in[u32(half) * c_in + 4u * q], row_in[u32(half) * c_in + 4u * q + 1u],
@@ -479,8 +525,9 @@ fn value(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_inde
     }
     for (var q = t; q < HEAD / 4u; q += WG) {
         var acc = weights4[HEAD_HIDDEN_BIAS / 4u + q];
-        for (var j = 0u; j < N; j++) {
-            acc += max(last_out[j], 0.0) * weights4[HEAD_HIDDEN / 4u + j * (HEAD / 4u) + q];
+        for (var j = 0u; j < N; j += 4u) {
+            let x = vec4<f32>(last_out[j], last_out[j + 1u], last_out[j + 2u], last_out[j + 3u]);
+            acc += weight_rows(HEAD_HIDDEN / 4u, j, HEAD / 4u, q) * max(x, vec4<f32>());
         }
         acc = max(acc, vec4<f32>());
         for (var e = 0u; e < 4u; e++) {

@@ -53,6 +53,8 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     /// The adapter's name, for benchmarks and the page.
     pub adapter: String,
+    /// Threads per workgroup of the kernels on this adapter.
+    pub threads: usize,
 }
 
 impl Gpu {
@@ -81,10 +83,12 @@ impl Gpu {
             })
             .await
             .map_err(|e| FusedError::Device(e.to_string()))?;
+        let info = adapter.get_info();
         Ok(Self {
             device,
             queue,
-            adapter: adapter.get_info().name,
+            adapter: info.name,
+            threads: pack::workgroup_threads(info.device_type),
         })
     }
 }
@@ -129,7 +133,7 @@ impl FusedModel {
                 "hidden {hidden} and head {head} must be multiples of 4"
             )));
         }
-        let needed = pack::workgroup_bytes(&model.config);
+        let needed = pack::workgroup_bytes(&model.config, gpu.threads);
         let available = device.limits().max_compute_workgroup_storage_size as usize;
         if needed > available {
             return Err(FusedError::Unsupported(format!(
@@ -137,7 +141,7 @@ impl FusedModel {
             )));
         }
         let packed = PackedWeights::new(model);
-        let source = shader_source(&model.config, &packed);
+        let source = shader_source(&model.config, &packed, gpu.threads);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("pixelcnn kernels"),
             source: wgpu::ShaderSource::Wgsl(source.into()),

@@ -7,8 +7,17 @@ use burn::tensor::Tensor;
 use crate::config::PixelCnnConfig;
 use crate::model::{Condition, GatedLayer, MaskedConv, PixelCnn};
 
-/// Threads per workgroup (one workgroup per batch item).
-pub const WORKGROUP: usize = 64;
+/// Threads per workgroup (one workgroup per batch item) on an adapter of this type. A GPU runs
+/// the 64 in parallel. A CPU adapter (SwiftShader, which is Chrome's fallback, and lavapipe) runs
+/// a workgroup on one core in groups of four invocations and switches between the groups at
+/// every barrier, so fewer threads are faster there: of 4, 16, 32 and 64, 16 was fastest on
+/// SwiftShader (`pixelcnn bench --fused`, full completions at batch 1 and 16).
+pub fn workgroup_threads(device_type: wgpu::DeviceType) -> usize {
+    match device_type {
+        wgpu::DeviceType::Cpu => 16,
+        _ => 64,
+    }
+}
 
 const KERNELS: &str = include_str!("kernels.wgsl");
 
@@ -186,14 +195,27 @@ fn row_inputs(config: &PixelCnnConfig) -> usize {
     first.max(rest)
 }
 
+/// Columns of the vertical stack's output that `row_in` holds at once while the link reads
+/// them: whole tiles of four columns, at least one.
+fn link_columns(config: &PixelCnnConfig) -> usize {
+    let d = 2 * config.hidden;
+    let tiles = (row_inputs(config) / d / 4).max(1);
+    (4 * tiles).min(config.width.next_multiple_of(4))
+}
+
+/// Floats of `row_in`: a staged input row, or a chunk of the vertical stack's output.
+fn row_in_floats(config: &PixelCnnConfig) -> usize {
+    row_inputs(config).max(link_columns(config) * 2 * config.hidden)
+}
+
 /// Bytes of workgroup memory the kernels declare for this model.
-pub fn workgroup_bytes(config: &PixelCnnConfig) -> usize {
+pub fn workgroup_bytes(config: &PixelCnnConfig, threads: usize) -> usize {
     let n = config.hidden;
-    4 * (2 * n + n + n + config.head + config.levels + WORKGROUP + row_inputs(config))
+    4 * (2 * n + n + n + config.head + config.levels + threads + row_in_floats(config))
 }
 
 /// The kernels' source for this model: its constants, then the kernels.
-pub fn shader_source(config: &PixelCnnConfig, weights: &PackedWeights) -> String {
+pub fn shader_source(config: &PixelCnnConfig, weights: &PackedWeights, threads: usize) -> String {
     let work = WorkLayout::new(config);
     let mut s = String::new();
     let mut constant = |name: &str, value: usize| {
@@ -213,8 +235,9 @@ pub fn shader_source(config: &PixelCnnConfig, weights: &PackedWeights) -> String
     constant("KERNEL0", config.first_kernel);
     constant("HALF", config.kernel / 2);
     constant("KERNEL", config.kernel);
-    constant("WG", WORKGROUP);
-    constant("ROW_IN", row_inputs(config));
+    constant("WG", threads);
+    constant("ROW_IN", row_in_floats(config));
+    constant("LINK_COLS", link_columns(config));
     constant("RING", work.ring);
     constant("ROW_TERMS", work.row_terms);
     constant("HCACHE", work.hcache);
