@@ -55,6 +55,10 @@ pub struct TrainOptions {
     /// Show each training image mirrored left to right with probability ½, drawn per image
     /// and epoch (augmentation for sets whose mirror images are as plausible as they are).
     pub mirror: bool,
+    /// For a model with several orders: the share of training images seen in the identity
+    /// order, the others spread evenly over the rest (None: every order equally often). A
+    /// larger share spends more of the network on the order that every figure is quoted in.
+    pub identity_share: Option<f64>,
 }
 
 /// Learning rate as a function of the training images seen, over the whole planned run:
@@ -787,10 +791,26 @@ pub fn batch_gradients(
 }
 
 /// The generation order item `index` is seen in during `epoch` (seeded; the identity for a
-/// raster-only model).
-fn training_order(config: &PixelCnnConfig, seed: u64, index: usize, epoch: usize) -> Order {
-    let draw = uniform(seed ^ ORDER_SALT, epoch, 3, index, 0) * config.orders as f64;
-    Order::new((draw as usize).min(config.orders - 1)).unwrap_or(Order::IDENTITY)
+/// raster-only model): uniform over the orders, or the identity with probability
+/// `identity_share` and the other orders evenly otherwise.
+pub fn training_order(
+    config: &PixelCnnConfig,
+    seed: u64,
+    index: usize,
+    epoch: usize,
+    identity_share: Option<f64>,
+) -> Order {
+    let draw = uniform(seed ^ ORDER_SALT, epoch, 3, index, 0);
+    let index = match identity_share {
+        _ if config.orders <= 1 => 0,
+        None => (draw * config.orders as f64) as usize,
+        Some(share) if draw < share => 0,
+        Some(share) => {
+            let rest = (draw - share) / (1.0 - share);
+            1 + (rest * (config.orders - 1) as f64) as usize
+        }
+    };
+    Order::new(index.min(config.orders - 1)).unwrap_or(Order::IDENTITY)
 }
 
 /// Keeps the order draws apart from the other draws of the same seed.
@@ -811,7 +831,13 @@ fn training_batch(
     let mut items: Vec<(Order, usize, usize)> = indices
         .iter()
         .zip(epochs)
-        .map(|(&i, &epoch)| (training_order(config, options.seed, i, epoch), i, epoch))
+        .map(|(&i, &epoch)| {
+            (
+                training_order(config, options.seed, i, epoch, options.identity_share),
+                i,
+                epoch,
+            )
+        })
         .collect();
     items.sort_by_key(|&(order, _, _)| order);
     let indices: Vec<usize> = items.iter().map(|&(_, i, _)| i).collect();

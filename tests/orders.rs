@@ -320,3 +320,30 @@ fn the_mixture_of_orders_is_a_log_mean_exp() {
     let want = -((-1f64).exp() / 2.0 + (-2f64).exp() / 2.0).ln();
     assert!((mixture_nll([1.0, 2.0].into_iter()) - want).abs() < 1e-12);
 }
+
+#[test]
+fn training_orders_follow_the_identity_share() {
+    let c = config(1, 4, 8);
+    let counts = |share: Option<f64>| {
+        let mut counts = [0usize; 8];
+        for index in 0..8000 {
+            counts[pixelcnn::train::training_order(&c, 5, index, 2, share).index()] += 1;
+        }
+        counts
+    };
+    let uniform = counts(None);
+    assert!(
+        uniform.iter().all(|&n| (850..=1150).contains(&n)),
+        "{uniform:?}"
+    );
+    let weighted = counts(Some(0.5));
+    assert!((3800..=4200).contains(&weighted[0]), "{weighted:?}");
+    assert!(
+        weighted[1..].iter().all(|&n| (450..=700).contains(&n)),
+        "{weighted:?}"
+    );
+    let raster = config(1, 4, 1);
+    assert!(
+        (0..100).all(|i| pixelcnn::train::training_order(&raster, 5, i, 0, Some(0.5)).index() == 0)
+    );
+}

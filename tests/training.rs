@@ -60,6 +60,7 @@ fn options(dir: &std::path::Path, epochs: f64, batch: usize, device: &str) -> Tr
         mixture_validation_images: 0,
         init_from: None,
         mirror: false,
+        identity_share: None,
     }
 }
 

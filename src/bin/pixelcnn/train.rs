@@ -123,6 +123,11 @@ pub struct TrainArgs {
     /// epoch): augmentation for sets whose mirror images are as plausible as they are.
     #[arg(long)]
     mirror: bool,
+    /// With several orders: the share of training images seen in the identity order (between
+    /// 0 and 1), the rest spread evenly over the other orders [default: every order equally].
+    /// Not stored in the checkpoint: give it again on resume.
+    #[arg(long)]
+    identity_share: Option<f64>,
     /// Train on the first N training images only (smoke tests).
     #[arg(long)]
     limit: Option<usize>,
@@ -210,6 +215,17 @@ pub fn training_split(
     ))
 }
 
+/// The identity order's share of training images, checked against the orders trained.
+fn identity_share(share: Option<f64>, orders: usize) -> Result<Option<f64>, Box<dyn Error>> {
+    match share {
+        Some(_) if orders <= 1 => Err("--identity-share needs --orders 2 or more".into()),
+        Some(s) if !(s > 0.0 && s < 1.0) => {
+            Err(format!("--identity-share must be between 0 and 1, not {s}").into())
+        }
+        share => Ok(share),
+    }
+}
+
 pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
     let device = device(args.backend)?;
     let d = defaults(args.data.kind());
@@ -256,6 +272,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn Error>> {
         mixture_validation_images: args.mixture_validation_images,
         init_from: args.init_from.clone(),
         mirror: args.mirror,
+        identity_share: identity_share(args.identity_share, args.orders)?,
         resume: args.resume,
         max_seconds: args.max_minutes.map(|m| m * 60.0),
         device_name: device_name(args.backend),
