@@ -802,7 +802,6 @@ pub fn training_order(
 ) -> Order {
     let draw = uniform(seed ^ ORDER_SALT, epoch, 3, index, 0);
     let index = match identity_share {
-        _ if config.orders <= 1 => 0,
         None => (draw * config.orders as f64) as usize,
         Some(share) if draw < share => 0,
         Some(share) => {
